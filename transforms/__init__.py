@@ -1,0 +1,33 @@
+"""Transforms: Kafka events in, Freshdesk timeline activities out (pure functions, no I/O).
+
+A transform is ``(event, meta) -> Activity | list[Activity] | None``; ``encode`` validates an
+Activity against the contract (shared/freshdesk-contract.md) and gives the request body.
+"""
+
+from transforms.activity import Activity, ActivityObject, Actor, Contact, Source
+from transforms.contract import ContractError, activity_key, encode
+from transforms.event import EventMeta, Transform, TransformError
+from transforms.money import minor_to_major, money, parse_amount
+from transforms.registry import BUILTIN_TRANSFORMS, resolve
+from transforms.timefmt import iso_utc, parse_time
+
+__all__ = [
+    "BUILTIN_TRANSFORMS",
+    "Activity",
+    "ActivityObject",
+    "Actor",
+    "Contact",
+    "ContractError",
+    "EventMeta",
+    "Source",
+    "Transform",
+    "TransformError",
+    "activity_key",
+    "encode",
+    "iso_utc",
+    "minor_to_major",
+    "money",
+    "parse_amount",
+    "parse_time",
+    "resolve",
+]

@@ -1,0 +1,195 @@
+"""Reading the envelope every generic event shares (docs/event-schema.md), for the built-ins.
+
+Each reader raises TransformError naming the field (``order.total``, ``customer.email``) and
+what was wrong with it. JSON ``null`` counts as absent everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from transforms.activity import Actor, Contact, Source
+from transforms.event import EventMeta, TransformError
+from transforms.money import parse_amount
+from transforms.timefmt import parse_time
+
+NO_CONTACT = "event has no customer email, phone or external id"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The common part of an event, read once."""
+
+    event_id: str
+    timestamp: datetime
+    contact: Contact
+    customer: Actor  # the customer as actor (type "contact")
+    customer_name: str | None
+    source: Source
+
+    def system(self) -> Actor:
+        """The shop or processor as actor, for what it did rather than the customer."""
+        return Actor(id=self.source.id, name=self.source.name, type="system")
+
+
+def event_type(event: Any) -> str:
+    """The event's ``type``; the event must be a JSON object."""
+    if not isinstance(event, dict):
+        raise TransformError(f"event is not a JSON object (got {_json_kind(event)})")
+    kind = event.get("type")
+    if isinstance(kind, str) and kind:
+        return kind
+    if kind is None:
+        raise TransformError("event has no type")
+    raise TransformError(f"type: expected a non-empty string (got {_json_kind(kind)})")
+
+
+def read_envelope(event: dict[str, Any], meta: EventMeta, default_source: str) -> Envelope:
+    event_id = ident(event, "event_id", "event_id")
+    if event_id is None:
+        raise TransformError("event has no event_id")
+
+    occurred = event.get("occurred_at")
+    if occurred is not None:
+        timestamp = parse_time(occurred, "occurred_at")
+    elif meta.timestamp is not None:
+        timestamp = meta.timestamp
+    else:
+        raise TransformError("event has no occurred_at and its Kafka message has no timestamp")
+
+    customer = event.get("customer")
+    if not isinstance(customer, dict):
+        if customer is None:
+            raise TransformError(NO_CONTACT)
+        raise TransformError(f"customer: expected an object (got {_json_kind(customer)})")
+    contact = Contact(
+        email=text(customer, "email", "customer.email"),
+        phone=text(customer, "phone", "customer.phone"),
+        mobile=text(customer, "mobile", "customer.mobile"),
+        unique_external_id=ident(customer, "external_id", "customer.external_id"),
+    )
+    identifier = contact.identifier()
+    if identifier is None:
+        raise TransformError(NO_CONTACT)
+    name = text(customer, "name", "customer.name")
+    actor = Actor(
+        id=ident(customer, "id", "customer.id") or identifier[1],
+        name=name or identifier[1],
+        type="contact",
+    )
+
+    source_obj = child(event, "source", "source")
+    if source_obj is None:
+        source = Source(name=default_source, id=meta.topic)
+    else:
+        source = Source(
+            name=text(source_obj, "name", "source.name") or default_source,
+            id=ident(source_obj, "id", "source.id") or meta.topic,
+        )
+    return Envelope(event_id, timestamp, contact, actor, name, source)
+
+
+def child(obj: Mapping[str, Any], key: str, where: str) -> dict[str, Any] | None:
+    """A nested object, or None when absent."""
+    value = obj.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    raise TransformError(f"{where}: expected an object (got {_json_kind(value)})")
+
+
+def required_child(obj: Mapping[str, Any], key: str, where: str, event_kind: str) -> dict[str, Any]:
+    value = child(obj, key, where)
+    if value is None:
+        raise TransformError(f"{event_kind} event has no {where} object")
+    return value
+
+
+def ident(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    """An id, as a string. JSON integers are accepted and kept exact (ids above 2**53 included);
+    a float is refused because its digits may already be lost."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise TransformError(
+        f"{where}: expected a string or integer id (got {_json_kind(value)} {value!r}); "
+        "send large ids as strings"
+    )
+
+
+def text(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    """A human-readable string; numbers are accepted and printed as they came."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TransformError(f"{where}: expected a string (got {_json_kind(value)})")
+
+
+def amount(obj: Mapping[str, Any], key: str, where: str) -> Decimal | None:
+    value = obj.get(key)
+    return None if value is None else parse_amount(value, where)
+
+
+def currency(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha():
+        return value.upper()
+    raise TransformError(f"{where}: {value!r} is not an ISO 4217 currency code like \"USD\"")
+
+
+def require(value: Any, where: str, event_kind: str) -> Any:
+    if value is None:
+        raise TransformError(f"{event_kind} event has no {where}")
+    return value
+
+
+def humanize(code: str) -> str:
+    """``"pending_payment"`` -> ``"pending payment"``: machine codes as words."""
+    return code.replace("_", " ")
+
+
+def as_words(reason: str, limit: int = 500) -> str:
+    """A reason for people: codes (``requested_by_customer``) as words, free text as written."""
+    return clip(reason if " " in reason else humanize(reason), limit)
+
+
+def reason_text(reason: str, limit: int = 300) -> str:
+    """A reason as the tail of one of our sentences: as words, without a trailing full stop
+    (we add it)."""
+    return as_words(reason, limit).rstrip(". ")
+
+
+def clip(value: str, limit: int = 200) -> str:
+    """Long free text cut to ``limit`` characters, so one item cannot blow the 64 KiB body."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__

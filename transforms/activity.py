@@ -1,0 +1,108 @@
+"""The Activity model: one entry on a Freshdesk contact's timeline, as frozen values.
+
+Building these values checks nothing (they are on the hot path and the transforms build them
+field by field); ``transforms.contract.encode`` validates an Activity against the contract in
+one pass and reports every problem at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from transforms.timefmt import iso_utc
+
+__all__ = ["Activity", "ActivityObject", "Actor", "Contact", "Source"]
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Who the activity belongs to. Several identifiers may be known; the payload sends exactly
+    one, in this order of preference: email, phone, mobile, unique_external_id. An empty string
+    counts as absent."""
+
+    email: str | None = None
+    phone: str | None = None
+    mobile: str | None = None
+    unique_external_id: str | None = None
+
+    def identifier(self) -> tuple[str, str] | None:
+        """The ``(field, value)`` the payload will send, or None when nothing identifies them."""
+        if self.email:
+            return ("email", self.email)
+        if self.phone:
+            return ("phone", self.phone)
+        if self.mobile:
+            return ("mobile", self.mobile)
+        if self.unique_external_id:
+            return ("unique_external_id", self.unique_external_id)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did it: the customer (``type="contact"``) or the shop/processor (``type="system"``)."""
+
+    id: str
+    name: str
+    type: str = "contact"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """The application the activity came from (``name``) and which instance or topic (``id``)."""
+
+    name: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityObject:
+    """What it was done to (an order, a payment), with a link an agent can open."""
+
+    type: str
+    id: str
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One timeline entry. ``key`` is the idempotency key (never sent to Freshdesk); when None,
+    ``transforms.contract.activity_key`` derives one from the payload."""
+
+    name: str
+    contact: Contact
+    actor: Actor
+    source: Source
+    timestamp: datetime
+    description: str | None = None
+    link: str | None = None
+    object: ActivityObject | None = None
+    context: Mapping[str, Any] | None = None
+    key: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The request body: only keys the contract allows, None fields left out, the timestamp
+        as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds). Validate with ``encode`` first: this
+        method trusts its fields (a naive timestamp raises ValueError here)."""
+        actor, source = self.actor, self.source
+        activity: dict[str, Any] = {"name": self.name, "timestamp": iso_utc(self.timestamp)}
+        if self.description is not None:
+            activity["description"] = self.description
+        if self.link is not None:
+            activity["link"] = self.link
+        activity["actor"] = {"id": actor.id, "name": actor.name, "type": actor.type}
+        activity["source"] = {"name": source.name, "id": source.id}
+        obj = self.object
+        if obj is not None:
+            if obj.link is None:
+                activity["object"] = {"type": obj.type, "id": obj.id}
+            else:
+                activity["object"] = {"type": obj.type, "id": obj.id, "link": obj.link}
+        if self.context is not None:
+            activity["context"] = self.context
+        identifier = self.contact.identifier()
+        contact = {identifier[0]: identifier[1]} if identifier else {}
+        return {"activity": activity, "contact": contact}

@@ -1,0 +1,53 @@
+"""What a transform receives, and how it says an event is bad.
+
+A transform is a pure function ``(event, meta) -> Activity | list[Activity] | None``: ``event`` is
+the decoded message value (usually a dict), ``meta`` the Kafka message it came in. ``None`` means
+"not for the timeline" (filtered); a bad event raises TransformError and is dead-lettered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from transforms.activity import Activity
+
+__all__ = ["EventMeta", "Transform", "TransformError"]
+
+
+class TransformError(Exception):
+    """The event cannot become an activity; the message says what was missing or wrong.
+
+    Written for an operator reading the dead-letter topic, e.g.
+    ``"event has no customer email, phone or external id"`` or ``"order.total: 'abc' is not a
+    decimal amount"``. The consumer adds where the message was (topic/partition/offset).
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class EventMeta:
+    """The Kafka message an event came in, as the consumer saw it."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: datetime | None  # message timestamp (aware, UTC): the fallback event time
+    key: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """The first header called ``name`` (any case), decoded as UTF-8 with replacement.
+
+        None when there is no such header; ``""`` when it is present with a null value.
+        """
+        wanted = name.lower()
+        for header_name, value in self.headers:
+            if header_name.lower() == wanted:
+                return "" if value is None else value.decode("utf-8", errors="replace")
+        return None
+
+
+Transform: TypeAlias = Callable[[Any, EventMeta], "Activity | list[Activity] | None"]
