@@ -1,0 +1,59 @@
+"""Everything one running sandbox account knows, shared by its handlers."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from consumer.sandbox.faults import FaultInjector
+from consumer.sandbox.ratelimit import AccountBudget
+from consumer.sandbox.settings import SandboxSettings
+from consumer.sandbox.store import ActivityStore
+
+
+@dataclass
+class SandboxState:
+    settings: SandboxSettings
+    store: ActivityStore
+    budget: AccountBudget
+    faults: FaultInjector
+    api_keys: frozenset[str] = frozenset()
+    forbidden_keys: frozenset[str] = frozenset()
+    # Every API request answered (or dropped), oldest first: tests assert on timing.
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: SandboxSettings) -> SandboxState:
+        return cls(
+            settings=settings,
+            store=ActivityStore(settings.db_path),
+            budget=AccountBudget(settings.rate_limit, settings.window_seconds),
+            faults=FaultInjector(settings.seed),
+            api_keys=frozenset(settings.api_keys),
+            forbidden_keys=frozenset(settings.forbidden_keys),
+        )
+
+    def log_request(self, status: int | None, contact: str | None,
+                    fault: str | None = None) -> None:
+        """`status` is None for a dropped connection; `fault` names an injected one."""
+        self.requests.append({"at": time.time(), "status": status, "contact": contact,
+                              "fault": fault})
+
+    def set_api_keys(self, keys: tuple[str, ...] | list[str],
+                     forbidden: tuple[str, ...] | list[str] = ()) -> None:
+        self.api_keys = frozenset(keys)
+        self.forbidden_keys = frozenset(forbidden)
+
+    def reset(self) -> None:
+        """Back to an empty account: no activities, contacts, requests, faults or spent
+        budget. API keys stay as they are."""
+        self.store.clear()
+        self.requests.clear()
+        self.faults.clear()
+        self.budget.reset()
+
+
+STATE = web.AppKey("sandbox_state", SandboxState)
