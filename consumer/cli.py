@@ -1,0 +1,102 @@
+"""``activity-consumer``: run the service, check a subscription file, serve the sandbox, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _load(path: str) -> Any:
+    """Config and router, or a printed explanation and exit code 2."""
+    from consumer.config import ConfigError, load_config
+    from consumer.routing import Router
+
+    try:
+        config = load_config(path)
+        return config, Router.from_config(config, path)
+    except ConfigError as e:
+        print(f"configuration error\n{e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from consumer import logs
+    from consumer.loop import ActivityConsumer
+
+    config, router = _load(args.config)
+    logs.configure(args.log_format or config.log.format, config.log.level)
+    logs.register_secret(config.freshdesk.api_key.get_secret_value())
+    for key, value in config.kafka.items():
+        if config.kafka_for_display()[key] == "***":
+            logs.register_secret(str(value))
+    consumer = ActivityConsumer(config, router)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: consumer.stop())
+    return consumer.run()
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config, router = _load(args.config)
+    from transforms import BUILTIN_TRANSFORMS
+
+    fd = config.freshdesk
+    print(f"{args.config}: OK")
+    print(f"  kafka       {config.kafka['bootstrap.servers']}  group {config.kafka['group.id']}")
+    print(f"  freshdesk   {fd.url}  (API key set, {len(fd.api_key.get_secret_value())} chars)")
+    print(f"  dead letters {config.dead_letter.topic}")
+    width = max(len(r.subscription.topic) for r in router.routes)
+    for r in router.routes:
+        name = r.subscription.transform
+        kind = "built-in" if name in BUILTIN_TRANSFORMS else "imported"
+        print(f"  {r.subscription.topic:<{width}} → {name} ({kind})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from consumer.demo import run_demo
+
+    return run_demo(workdir=args.workdir, keep_open=args.keep_open)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from consumer.sandbox.cli import add_parser as add_sandbox_parser
+
+    parser = argparse.ArgumentParser(
+        prog="activity-consumer",
+        description="Put order and payment events from Kafka on Freshdesk contact timelines.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="consume and deliver until SIGTERM")
+    run.add_argument("--config", "-c", required=True, help="the subscription file (YAML)")
+    run.add_argument("--log-format", choices=["json", "text"],
+                     help="override log.format from the file")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a subscription file and its transforms")
+    check.add_argument("config", help="the subscription file (YAML)")
+    check.set_defaults(func=cmd_check_config)
+
+    demo = sub.add_parser("demo", help="local Kafka + sandbox + sample events → timelines")
+    demo.add_argument("--workdir", default=".demo", help="where the demo keeps its files")
+    demo.add_argument("--keep-open", action=argparse.BooleanOptionalAction, default=None,
+                      help="keep the sandbox's timeline page up until Ctrl-C "
+                           "(default: when run from a terminal)")
+    demo.set_defaults(func=cmd_demo)
+
+    add_sandbox_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

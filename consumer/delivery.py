@@ -1,0 +1,286 @@
+"""The delivery station: posts activities to one Freshdesk account and decides what each answer means.
+
+It runs on its own asyncio loop (see :class:`consumer.bridge.AsyncBridge`) so that polling
+Kafka never waits for HTTP. Rules it keeps:
+
+- activities of one contact go out one after another, in the order they were taken
+  (Freshdesk creates a missing contact on first sight; two parallel first posts could create it
+  twice); different contacts go out in parallel, at most ``max_in_flight`` at a time;
+- a 429 closes the account budget for everyone until its ``Retry-After`` has passed;
+- 5xx, timeouts and dropped connections back off with jitter and retry, up to ``max_attempts``;
+- 401/403/404 close the halt gate: nothing is posted until one probe (the request that failed,
+  retried every ``halt_probe_interval_s``) succeeds. Nothing is settled meanwhile, so nothing is
+  committed, and backpressure pauses the partitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+
+from consumer.budget import AccountBudget
+from consumer.config import FreshdeskSettings, RetrySettings
+from consumer.dead_letter import Failure
+from consumer.freshdesk import Answer, FreshdeskClient, Reply
+from consumer.message import Message
+
+__all__ = ["Deliverer", "Delivery", "HaltGate", "Job", "backoff"]
+
+log = logging.getLogger("consumer.delivery")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One activity, encoded and ready to post."""
+
+    key: str  # idempotency key
+    contact: str  # the contact it lands on ("email:rachel@example.com"): the ordering unit
+    body: bytes
+
+
+@dataclass(slots=True, eq=False)  # identity: jobs live in sets
+class Job:
+    """The activities one Kafka message became; settled as a whole."""
+
+    message: Message
+    deliveries: list[Delivery]
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+    posting: bool = False  # a request is on the wire: let it finish, its answer is news
+
+
+Settle = Callable[[Job, Failure | None], None]  # None = every activity delivered
+
+
+def backoff(attempt: int, retry: RetrySettings, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with (full) jitter, capped: attempt 1 waits about ``initial_backoff_s``."""
+    ceiling = min(retry.max_backoff_s, retry.initial_backoff_s * 2 ** (attempt - 1))
+    return ceiling * (1 - retry.jitter * rand())
+
+
+class HaltGate:
+    """Closed while Freshdesk refuses our credentials or address; one probe at a time reopens it."""
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+        self._open.set()
+        self.reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    async def wait(self) -> None:
+        await self._open.wait()
+
+    def close(self, reason: str) -> bool:
+        """Close it; True if this call closed it (the caller becomes the probe)."""
+        if not self._open.is_set():
+            return False
+        self._open.clear()
+        self.reason = reason
+        return True
+
+    def open(self) -> None:
+        self._open.set()
+        self.reason = None
+
+
+class _ContactLocks:
+    """One FIFO lock per contact with work in flight; forgotten when idle so memory stays bounded."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    async def acquire(self, contact: str) -> None:
+        lock, users = self._locks.setdefault(contact, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._drop(contact, users)
+            raise
+
+    def release(self, contact: str) -> None:
+        lock, users = self._locks[contact]
+        lock.release()
+        self._drop(contact, users)
+
+    def _drop(self, contact: str, users: list[int]) -> None:
+        users[0] -= 1
+        if users[0] == 0:
+            del self._locks[contact]
+
+
+class Deliverer:
+    def __init__(self, client: FreshdeskClient, settings: FreshdeskSettings, settle: Settle,
+                 budget: AccountBudget | None = None):
+        self.client = client
+        self.settings = settings
+        self.budget = budget or AccountBudget()
+        self.gate = HaltGate()
+        self._settle = settle
+        self._slots = asyncio.Semaphore(settings.max_in_flight)
+        self._contacts = _ContactLocks()
+        self.jobs: dict[tuple[str, int], set[Job]] = {}  # in flight, by partition
+        # Revoked/stopping partitions → the highest offset that may still post (the "cut").
+        self._closing: dict[tuple[str, int], int] = {}
+        self._settled_high: dict[tuple[str, int], int] = {}  # highest settled offset per partition
+
+    # --- called on the loop thread ------------------------------------------------------------
+
+    def start(self, job: Job) -> None:
+        job.task = asyncio.get_running_loop().create_task(self._run(job))
+        self.jobs.setdefault(job.message.tp, set()).add(job)
+
+    def in_flight(self, partitions: set[tuple[str, int]] | None = None) -> int:
+        """Unfinished jobs (of ``partitions``); only len() is read, so other threads may call it."""
+        tps = list(self.jobs) if partitions is None else partitions
+        return sum(len(self.jobs.get(tp, ())) for tp in tps)
+
+    def quiesce(self, partitions: set[tuple[str, int]] | None = None) -> None:
+        """Revoke or shutdown: finish what the watermark needs, abandon the rest (None: all partitions).
+
+        The cut of a partition is the highest offset already settled or on the wire. Jobs below it
+        must finish: otherwise the watermark could not reach what was delivered, and the next
+        owner would post those activities again. Jobs above it that are only waiting (for their
+        contact, a slot, the budget, a backoff, the halt gate) are cancelled at once: nothing of
+        theirs reached Freshdesk, and their messages stay uncommitted for a redelivery.
+        """
+        tps = set(self.jobs) if partitions is None else partitions
+        for tp in tps:
+            jobs = self.jobs.get(tp, set())
+            cut = max([j.message.offset for j in jobs if j.posting]
+                      + [self._settled_high.get(tp, -1)])
+            self._closing[tp] = cut
+            for job in [j for j in jobs if not j.posting and j.message.offset > cut]:
+                jobs.discard(job)
+                if job.task is not None:
+                    job.task.cancel()
+
+    def reopen(self, partitions: set[tuple[str, int]]) -> None:
+        """The partitions are (re)assigned: their jobs may post again."""
+        for tp in partitions:
+            self._closing.pop(tp, None)
+            self._settled_high.pop(tp, None)
+
+    def cancel(self, partitions: set[tuple[str, int]]) -> int:
+        """Abandon every unfinished job of these partitions (their new owner redelivers them)."""
+        cancelled = 0
+        for tp in partitions:
+            for job in self.jobs.pop(tp, set()):
+                if job.task is not None and job.task.cancel():
+                    cancelled += 1
+        return cancelled
+
+    async def _run(self, job: Job) -> None:
+        failure: Failure | None = None
+        try:
+            for delivery in job.deliveries:
+                failure = await self._deliver(delivery, job)
+                if failure is not None:
+                    break
+        except asyncio.CancelledError:
+            return  # abandoned on revoke or shutdown: not settled, so not committed
+        finally:
+            jobs = self.jobs.get(job.message.tp)
+            if jobs is not None:
+                jobs.discard(job)
+        tp, offset = job.message.tp, job.message.offset
+        self._settled_high[tp] = max(offset, self._settled_high.get(tp, -1))
+        self._settle(job, failure)
+
+    async def _deliver(self, delivery: Delivery, job: Job) -> Failure | None:
+        await self._contacts.acquire(delivery.contact)
+        try:
+            return await self._post_until_settled(delivery, job)
+        finally:
+            self._contacts.release(delivery.contact)
+
+    async def _post_until_settled(self, delivery: Delivery, job: Job) -> Failure | None:
+        msg, retry = job.message, self.settings.retry
+        attempts = 0
+        first_failure: float | None = None
+        probing = False
+        try:
+            while True:
+                if not probing:
+                    await self.gate.wait()
+                await self.budget.wait()
+                async with self._slots:
+                    if (not probing and not self.gate.is_open) or self.budget.throttled_for > 0:
+                        continue  # halted or throttled while we waited for the slot: wait again
+                    if msg.offset > self._closing.get(msg.tp, msg.offset):
+                        raise asyncio.CancelledError  # past the cut: leave it to a redelivery
+                    job.posting = True
+                    try:
+                        reply = await self.client.post(delivery.body)
+                    finally:
+                        job.posting = False
+                self.budget.observe(reply.budget_total, reply.budget_remaining)
+
+                if reply.answer is Answer.HALT:
+                    if probing or self.gate.close(_halt_reason(reply)):
+                        if not probing:
+                            log.error("delivery halted: %s; every %.0fs one request probes until "
+                                      "it succeeds; nothing is committed meanwhile",
+                                      self.gate.reason, self.settings.halt_probe_interval_s)
+                        probing = True
+                        await asyncio.sleep(self.settings.halt_probe_interval_s)
+                    continue
+                if probing:
+                    probing = False
+                    log.warning("delivery resumed: Freshdesk accepts our requests again "
+                                "(status=%s)", reply.status)
+                    self.gate.open()
+
+                if reply.answer is Answer.DELIVERED:
+                    return None
+                now = time.time()
+                first_failure = first_failure or now
+                if reply.answer is Answer.THROTTLED:
+                    assert reply.retry_after is not None
+                    self.budget.throttle(reply.retry_after)
+                    continue
+                attempts += 1
+                if reply.answer is Answer.REJECTED:
+                    return Failure("rejected", _rejection(reply),
+                                   reply.status, reply.detail, attempts, first_failure, now)
+                # TRANSIENT
+                if attempts >= retry.max_attempts:
+                    return Failure("retries_exhausted",
+                                   f"gave up after {attempts} attempts: {_describe(reply)}",
+                                   reply.status, reply.detail, attempts, first_failure, now)
+                log.debug("retrying %s after %s", msg.where(), _describe(reply))
+                await asyncio.sleep(backoff(attempts, retry))
+        finally:
+            if probing:  # cancelled while probing: let a waiting request take over the probe
+                self.gate.open()
+
+
+def _describe(reply: Reply) -> str:
+    return f"status {reply.status}" if reply.status is not None else reply.detail
+
+
+def _rejection(reply: Reply) -> str:
+    """'Freshdesk answered 400: contact.email invalid_value (It should be …)' from its error body."""
+    text = f"Freshdesk answered {reply.status}"
+    try:
+        errors = orjson.loads(reply.detail).get("errors") or []
+        details = [f"{e.get('nested_field') or e.get('field')} {e.get('code')} ({e.get('message')})"
+                   for e in errors if isinstance(e, dict)]
+    except (orjson.JSONDecodeError, AttributeError):
+        details = []
+    return f"{text}: {'; '.join(details)}" if details else text
+
+
+def _halt_reason(reply: Reply) -> str:
+    what = {401: "the API key is wrong (401 invalid_credentials)",
+            403: "the API key's agent may not post activities, or the feature is off (403)",
+            404: "wrong Freshdesk domain or path (404)"}.get(reply.status or 0, _describe(reply))
+    return f"{what}; fix freshdesk.api_key / freshdesk.domain"

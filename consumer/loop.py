@@ -1,0 +1,276 @@
+"""The consumer: poll → route → transform → deliver → settle → commit, top to bottom in this file.
+
+Threads: this loop (the poll thread) owns the Kafka consumer, the dead-letter producer and the
+offset book; the delivery station runs on an asyncio loop in a second thread and reports each
+finished message back through ``self._settled``. Nothing else is shared.
+
+Invariants kept here:
+- an offset is committed only once its message was delivered, dead-lettered (and the dead
+  letter acknowledged by the broker) or filtered; each partition commits its contiguous
+  watermark, never past an unsettled message;
+- at most ``max_pending_messages`` are held: above it every partition is paused (polling goes
+  on, so the group membership stays alive) until half of them have settled;
+- revoke and shutdown drain in-flight work within ``drain_timeout_s``, abandon the rest
+  (uncommitted, so redelivered), and commit synchronously.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from consumer.bridge import AsyncBridge
+from consumer.config import Config
+from consumer.dead_letter import DeadLetterProducer, Failure
+from consumer.delivery import Deliverer, Job
+from consumer.freshdesk import FreshdeskClient
+from consumer.message import Message
+from consumer.offsets import CommitPolicy, OffsetBook
+from consumer.routing import Router
+
+__all__ = ["ActivityConsumer", "Counts"]
+
+log = logging.getLogger("consumer.loop")
+
+TP = tuple[str, int]
+_BATCH = 500  # messages per consume() call: amortises the call, bounded by max_pending
+
+
+@dataclass(slots=True)
+class Counts:
+    """Messages by how they were settled (the progress line; metrics come from the same events)."""
+
+    consumed: int = 0
+    delivered: int = 0
+    dead_lettered: int = 0
+    filtered: int = 0
+
+
+class ActivityConsumer:
+    def __init__(self, config: Config, router: Router | None = None, *,
+                 progress_interval_s: float = 30.0, transport: Any = None):
+        self.config = config
+        self.router = router or Router.from_config(config)
+        self.counts = Counts()
+        self.book = OffsetBook()
+        self.policy = CommitPolicy(config.processing.commit_interval_s,
+                                   config.processing.commit_every_messages)
+        self._settled: queue.SimpleQueue[tuple[Message, Failure | None]] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._paused = False
+        self._progress_interval = progress_interval_s
+        self._transport = transport
+        self._group = str(config.kafka["group.id"])
+
+    def stop(self) -> None:
+        """Ask the loop to shut down (safe from a signal handler or another thread)."""
+        self._stop.set()
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        p = self.config.processing
+        self._bridge = AsyncBridge().start()
+        self._deliverer = self._bridge.run(self._make_deliverer())
+        self._dlq = DeadLetterProducer(self.config.kafka, self.config.dead_letter.topic_for,
+                                       self._group)
+        self._consumer = Consumer(self._consumer_settings())
+        self._consumer.subscribe(self.router.topics, on_assign=self._on_assign,
+                                 on_revoke=self._on_revoke, on_lost=self._on_lost)
+        log.info("consuming", extra={"topics": ",".join(self.router.topics),
+                                     "group": self._group, "freshdesk": self._deliverer.client.url})
+        last_commit = last_progress = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                room = p.max_pending_messages - self.book.pending()
+                for m in self._consumer.consume(max(1, min(_BATCH, room)), p.poll_timeout_s):
+                    self._take(m)
+                self._settle_finished()
+                self._dlq.poll()
+                self._apply_backpressure()
+                now = time.monotonic()
+                if self.policy.due(now, last_commit, self.book.settled_since_commit):
+                    self._commit()
+                    last_commit = now
+                if now - last_progress >= self._progress_interval:
+                    self._log_progress()
+                    last_progress = now
+        finally:
+            self._shutdown()
+        return 0
+
+    def _take(self, m: Any) -> None:
+        err = m.error()
+        if err is not None:
+            if err.fatal():
+                raise KafkaException(err)
+            if err.code() != KafkaError._PARTITION_EOF:
+                log.warning("kafka error: %s", err.str())
+            return
+        msg = Message.from_kafka(m)
+        self.counts.consumed += 1
+        self.book.take(msg.tp, msg.offset)
+        outcome = self.router.process(msg)
+        if outcome is None:
+            self.counts.filtered += 1
+            self.book.done(msg.tp, msg.offset)
+        elif isinstance(outcome, Failure):
+            self._dead_letter(msg, outcome)
+        else:
+            self._bridge.call_soon(self._deliverer.start, Job(msg, outcome))
+
+    def _settle_finished(self, wait: float = 0.0) -> None:
+        """Settle what the delivery station finished; optionally wait a little for the first."""
+        try:
+            msg, failure = self._settled.get(timeout=wait) if wait else self._settled.get_nowait()
+            while True:
+                if failure is None:
+                    self.counts.delivered += 1
+                    self.book.done(msg.tp, msg.offset)
+                else:
+                    self._dead_letter(msg, failure)
+                msg, failure = self._settled.get_nowait()
+        except queue.Empty:
+            pass
+
+    def _dead_letter(self, msg: Message, failure: Failure) -> None:
+        log.warning("dead-lettering %s: %s: %s", msg.where(), failure.reason, failure.error,
+                    extra={"status": failure.status} if failure.status else None)
+        self._dlq.send(msg, failure, on_written=self._dead_lettered,
+                       on_error=self._dead_letter_failed)
+
+    def _dead_lettered(self, msg: Message) -> None:
+        self.counts.dead_lettered += 1
+        self.book.done(msg.tp, msg.offset)
+
+    def _dead_letter_failed(self, msg: Message, failure: Failure, error: str) -> None:
+        # Not done, so not committed: try again rather than lose it (librdkafka already retried
+        # for message.timeout.ms; the partition waits, backpressure holds the rest).
+        log.error("could not write dead letter for %s (%s); trying again", msg.where(), error)
+        self._dlq.send(msg, failure, on_written=self._dead_lettered,
+                       on_error=self._dead_letter_failed)
+
+    def _apply_backpressure(self) -> None:
+        pending, limit = self.book.pending(), self.config.processing.max_pending_messages
+        if not self._paused and pending >= limit:
+            self._consumer.pause(self._consumer.assignment())
+            self._paused = True
+            log.info("paused: %d messages pending (limit %d)", pending, limit)
+        elif self._paused and pending <= limit // 2:
+            self._consumer.resume(self._consumer.assignment())
+            self._paused = False
+            log.info("resumed: %d messages pending", pending)
+
+    def _commit(self, only: set[TP] | None = None) -> None:
+        offsets = self.book.to_commit(only)
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                asynchronous=False,
+            )
+        except KafkaException as e:  # e.g. mid-rebalance: the next commit carries it again
+            log.warning("commit failed: %s", e.args[0].str() if e.args else e)
+            return
+        self.book.mark_committed(offsets)
+
+    # --- rebalances ------------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        tps = {(tp.topic, tp.partition) for tp in partitions}
+        for tp in tps:
+            self.book.assign(tp)
+        self._bridge.call_soon(self._deliverer.reopen, tps)
+        consumer.incremental_assign(partitions)
+        if self._paused:  # keep the backpressure promise for newcomers too
+            consumer.pause(partitions)
+        log.info("assigned", extra={"partitions": _names(partitions)})
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        tps = {(tp.topic, tp.partition) for tp in partitions}
+        abandoned = self._drain(tps)
+        self._commit(only=tps)
+        for tp in tps:
+            self.book.forget(tp)
+        log.info("revoked", extra={"partitions": _names(partitions), "abandoned": abandoned})
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        tps = {(tp.topic, tp.partition) for tp in partitions}
+        self._bridge.run(self._call(self._deliverer.cancel, tps))  # someone else owns them: no commit
+        for tp in tps:
+            self.book.forget(tp)
+        log.warning("partitions lost", extra={"partitions": _names(partitions)})
+
+    def _drain(self, tps: set[TP] | None) -> int:
+        """Revoke/shutdown of ``tps`` (None: all): finish requests on the wire, settle, abandon the rest.
+
+        Returns how many messages were left unsettled (uncommitted: redelivered later).
+        """
+        deadline = time.monotonic() + self.config.processing.drain_timeout_s
+        self._bridge.run(self._call(self._deliverer.quiesce, tps))
+        while ((self._deliverer.in_flight(tps) or self._dlq.unacknowledged)
+               and time.monotonic() < deadline):
+            self._settle_finished(wait=0.05)
+            self._dlq.poll()
+        self._settle_finished()
+        if self._deliverer.in_flight(tps):
+            self._bridge.run(self._call(self._deliverer.cancel,
+                                        set(self._deliverer.jobs) if tps is None else tps))
+        return self.book.pending() if tps is None else sum(self.book.pending(t) for t in tps)
+
+    @staticmethod
+    async def _call(fn: Any, *args: Any) -> Any:
+        """Run a Deliverer method on its own loop (the poll thread never touches its state)."""
+        return fn(*args)
+
+    # --- start and stop --------------------------------------------------------------------------
+
+    async def _make_deliverer(self) -> Deliverer:
+        client = FreshdeskClient(self.config.freshdesk, transport=self._transport)
+        return Deliverer(client, self.config.freshdesk,
+                         settle=lambda job, failure: self._settled.put((job.message, failure)))
+
+    def _consumer_settings(self) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "partition.assignment.strategy": "cooperative-sticky",
+            "auto.offset.reset": "earliest",
+            "logger": logging.getLogger("librdkafka.consumer"),  # our format, our redaction
+        }
+        settings.update(self.config.kafka)
+        # Not negotiable: offsets are committed by this loop, only for settled messages.
+        settings.update({"enable.auto.commit": False, "enable.auto.offset.store": False})
+        return settings
+
+    def _shutdown(self) -> None:
+        log.info("shutting down: draining in-flight work",
+                 extra={"pending": self.book.pending(),
+                        "deadline_s": self.config.processing.drain_timeout_s})
+        abandoned = self._drain(None)
+        if left := self._dlq.close(5.0):
+            log.error("%d dead letters unacknowledged at shutdown; their messages stay "
+                      "uncommitted and will be redelivered", left)
+        self._settle_finished()
+        self._commit()
+        self._consumer.close()
+        self._bridge.run(self._deliverer.client.aclose(), timeout=5)
+        self._bridge.stop()
+        self._log_progress()
+        log.info("stopped", extra={"abandoned": abandoned})
+
+    def _log_progress(self) -> None:
+        c = self.counts
+        log.info("progress", extra={"consumed": c.consumed, "delivered": c.delivered,
+                                    "dead_lettered": c.dead_lettered, "filtered": c.filtered,
+                                    "pending": self.book.pending(), "paused": self._paused,
+                                    "halted": not self._deliverer.gate.is_open})
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ",".join(f"{tp.topic}/{tp.partition}" for tp in partitions)

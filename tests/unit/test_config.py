@@ -1,0 +1,83 @@
+from pathlib import Path
+
+import pytest
+
+from consumer.config import ConfigError, load_config, parse_config
+
+GOOD = """
+kafka:
+  bootstrap.servers: 127.0.0.1:9092
+  group.id: g
+  sasl.password: ${KAFKA_PASSWORD}
+freshdesk:
+  domain: acme
+  api_key: ${FRESHDESK_API_KEY}
+subscriptions:
+  - topic: orders
+    transform: orders
+"""
+ENV = {"FRESHDESK_API_KEY": "fd-secret-key-123", "KAFKA_PASSWORD": "kafka-pw-456"}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "subs.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_good_file_loads_with_secrets_from_the_environment(tmp_path):
+    config = load_config(write(tmp_path, GOOD), env=ENV)
+    assert config.freshdesk.url == "https://acme.freshdesk.com"
+    assert config.freshdesk.api_key.get_secret_value() == "fd-secret-key-123"
+    assert config.kafka["sasl.password"] == "kafka-pw-456"
+    assert config.dead_letter.topic_for("orders") == "orders.dlq"
+
+
+def test_secrets_never_show_in_repr_or_str(tmp_path):
+    config = load_config(write(tmp_path, GOOD), env=ENV)
+    for text in (repr(config), str(config), repr(config.freshdesk), str(config.kafka_for_display())):
+        assert "fd-secret-key-123" not in text and "kafka-pw-456" not in text
+
+
+def test_missing_file_names_the_file_and_the_fix(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "nope.yaml")
+    assert "nope.yaml: file not found" in str(e.value) and "--config" in str(e.value)
+
+
+def test_bad_yaml_names_line_and_column(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, "kafka:\n  a: [1, 2\nfreshdesk: {}\n"), env=ENV)
+    assert "not valid YAML at line" in str(e.value) and "subs.yaml" in str(e.value)
+
+
+def test_missing_environment_variable_names_key_and_variable(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, GOOD), env={"KAFKA_PASSWORD": "x"})
+    text = str(e.value)
+    assert "subs.yaml: freshdesk.api_key: environment variable FRESHDESK_API_KEY is not set" in text
+    assert "export FRESHDESK_API_KEY" in text
+
+
+def test_default_after_colon_dash_is_used_when_unset():
+    doc = {"kafka": {"bootstrap.servers": "${BOOT:-127.0.0.1:1}", "group.id": "g"},
+           "freshdesk": {"base_url": "http://127.0.0.1:9", "api_key": "k"},
+           "subscriptions": [{"topic": "t", "transform": "orders"}]}
+    assert parse_config(doc, env={}).kafka["bootstrap.servers"] == "127.0.0.1:1"
+
+
+def test_every_problem_is_reported_with_its_key(tmp_path):
+    text = GOOD.replace("domain: acme", "domian: acme").replace("group.id: g", "group.id: ''")
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text + "processing:\n  max_pending_messages: 0\n"), env=ENV)
+    keys = {p.key for p in e.value.problems}
+    assert {"freshdesk.domian", "processing.max_pending_messages"} <= keys
+    assert all(p.fix for p in e.value.problems)
+
+
+def test_plain_http_is_only_for_a_local_sandbox():
+    doc = {"kafka": {"bootstrap.servers": "b", "group.id": "g"},
+           "freshdesk": {"base_url": "http://acme.freshdesk.com", "api_key": "k"},
+           "subscriptions": [{"topic": "t", "transform": "orders"}]}
+    with pytest.raises(ConfigError, match="https"):
+        parse_config(doc, env={})
