@@ -1,0 +1,31 @@
+# The two commands of the README, and what they need. Each target sets itself up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test setup kafka-jars lint bench clean
+
+demo: setup kafka-jars              ## local Kafka + Freshdesk sandbox + sample events → timelines
+	$(BIN)/activity-consumer demo
+
+test: setup kafka-jars              ## unit + integration tests against a real broker and the sandbox
+	$(BIN)/pytest
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11+ is needed (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+kafka-jars: setup                   ## Apache Kafka from Maven Central into ~/.cache (once)
+	$(BIN)/python -c 'from consumer.local_kafka import ensure_kafka_jars; ensure_kafka_jars()'
+
+lint: setup
+	$(BIN)/ruff check consumer transforms tests
+
+clean:
+	rm -rf $(VENV) .demo *.egg-info
