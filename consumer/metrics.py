@@ -1,0 +1,93 @@
+"""Every Prometheus metric the consumer exports, in one place, each with what it answers.
+
+Labels are bounded: topic, partition, transform, reason/outcome classes. Never a contact, an
+offset or an activity key (unbounded label values would grow the registry without limit).
+All names start with ``activity_consumer_``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["REGISTRY", "Metrics", "METRICS"]
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+_P = "activity_consumer_"
+
+_FAST = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1)
+_HTTP = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_E2E = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry = REGISTRY):
+        r = registry
+        # --- is it delivering? -------------------------------------------------------------------
+        self.consumed = Counter(_P + "messages_consumed_total",
+                                "Kafka messages taken from a topic.", ["topic"], registry=r)
+        self.delivered = Counter(_P + "activities_delivered_total",
+                                 "Activities Freshdesk accepted (200).", ["topic", "transform"],
+                                 registry=r)
+        self.filtered = Counter(_P + "messages_filtered_total",
+                                "Messages the transform returned None for (not for the timeline).",
+                                ["topic", "transform"], registry=r)
+        self.duplicates = Counter(_P + "activities_skipped_duplicate_total",
+                                  "Activities not posted because the ledger knew them as delivered.",
+                                  ["topic", "transform"], registry=r)
+        self.dead_letters = Counter(_P + "dead_letters_total",
+                                    "Messages written to a dead-letter topic, by reason class.",
+                                    ["topic", "reason"], registry=r)
+        self.transform_seconds = Histogram(_P + "transform_duration_seconds",
+                                           "Decode + transform + encode time per message.",
+                                           ["transform"], buckets=_FAST, registry=r)
+        self.end_to_end_seconds = Histogram(_P + "end_to_end_latency_seconds",
+                                            "From the Kafka message timestamp to Freshdesk's 200.",
+                                            ["topic"], buckets=_E2E, registry=r)
+        # --- is Freshdesk throttling us or failing? ----------------------------------------------
+        self.request_seconds = Histogram(_P + "freshdesk_request_duration_seconds",
+                                         "Freshdesk API calls by outcome and status class (2xx, "
+                                         "4xx, 429, 5xx, none for timeouts/connection errors).",
+                                         ["outcome", "status_class"], buckets=_HTTP, registry=r)
+        self.retries = Counter(_P + "freshdesk_retries_total",
+                               "Requests sent again, by cause (throttled, server_error, timeout, "
+                               "connection, halted).", ["cause"], registry=r)
+        self.retry_after_seconds = Histogram(_P + "freshdesk_retry_after_seconds",
+                                             "Retry-After values received with 429 answers.",
+                                             buckets=(1, 2, 5, 10, 20, 30, 60, 120), registry=r)
+        self.budget_remaining = Gauge(_P + "freshdesk_budget_remaining",
+                                      "X-RateLimit-Remaining of the last answer: calls left in the "
+                                      "account's window (shared by every replica).", registry=r)
+        self.budget_total = Gauge(_P + "freshdesk_budget_total",
+                                  "X-RateLimit-Total of the last answer: calls per window.",
+                                  registry=r)
+        self.in_flight = Gauge(_P + "freshdesk_in_flight_requests",
+                               "Requests on the wire to Freshdesk now.", registry=r)
+        self.halted = Gauge(_P + "halted",
+                            "1 while delivery is halted (401/403/404), by reason; 0 otherwise.",
+                            ["reason"], registry=r)
+        # --- how far behind is it? ---------------------------------------------------------------
+        self.lag_messages = Gauge(_P + "lag_messages",
+                                  "Messages between the committed offset and the end of the "
+                                  "partition.", ["topic", "partition"], registry=r)
+        self.time_lag_seconds = Gauge(_P + "time_lag_seconds",
+                                      "Age of the oldest message taken and not yet settled "
+                                      "(0 when nothing is pending).", ["topic", "partition"],
+                                      registry=r)
+        self.pending = Gauge(_P + "pending_messages",
+                             "Messages taken from Kafka and not yet committed.", registry=r)
+        self.paused = Gauge(_P + "paused", "1 while partitions are paused by backpressure.",
+                            registry=r)
+        # --- the consumer group --------------------------------------------------------------------
+        self.commit_seconds = Histogram(_P + "commit_duration_seconds",
+                                        "Synchronous offset commits.", buckets=_HTTP, registry=r)
+        self.commit_failures = Counter(_P + "commit_failures_total",
+                                       "Offset commits that failed (retried with the next one).",
+                                       registry=r)
+        self.rebalances = Counter(_P + "rebalances_total",
+                                  "Partition assignment changes, by kind (assigned, revoked, lost).",
+                                  ["kind"], registry=r)
+        self.last_poll = Gauge(_P + "last_poll_timestamp_seconds",
+                               "When the poll loop last came round (liveness).", registry=r)
+
+
+METRICS = Metrics()
