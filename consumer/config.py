@@ -17,6 +17,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from consumer._section import _Section
+from consumer.breaker import BreakerSettings
+from consumer.health import MetricsSettings
+from consumer.ledger import LedgerSettings
+
 __all__ = ["Config", "ConfigError", "Problem", "load_config", "parse_config"]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -45,10 +50,6 @@ class ConfigError(Exception):
         super().__init__("\n".join(p.render(self.path) for p in problems))
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 class RetrySettings(_Section):
     """Backoff for transient failures: 5xx answers, timeouts and dropped connections."""
 
@@ -58,8 +59,21 @@ class RetrySettings(_Section):
     # together do not retry together.
     jitter: float = Field(1.0, ge=0, le=1)
     # Transient failures of one activity before it is dead-lettered as "retries exhausted".
-    # 429 never counts: being throttled is not the activity's fault.
+    # 429 and halts never count: being throttled or misconfigured is not the activity's fault.
     max_attempts: int = Field(10, ge=1)
+    # ... or this long after its first failure, whichever comes first (None: no age limit).
+    max_age_s: float | None = Field(None, gt=0)
+    # HTTP statuses that are worth sending again. Other 4xx/5xx are dead-lettered at once;
+    # 401/403/404 halt and 429 waits whatever this says.
+    statuses: frozenset[int] = frozenset({408, 500, 502, 503, 504})
+
+    @model_validator(mode="after")
+    def _sane_statuses(self) -> RetrySettings:
+        odd = sorted(s for s in self.statuses if s in (200, 401, 403, 404, 429) or not 400 <= s < 600)
+        if odd:
+            raise ValueError(f"retry.statuses cannot contain {odd}: 2xx are delivered, "
+                             "401/403/404 halt, 429 always waits Retry-After")
+        return self
 
 
 class FreshdeskSettings(_Section):
@@ -106,6 +120,8 @@ class DeadLetterSettings(_Section):
     # Where a message that cannot become an activity goes, with its reason in headers.
     # "{topic}" is the message's own topic.
     topic: str = "{topic}.dlq"
+    # A bad deploy halts instead of draining a whole topic into its dead-letter topic.
+    breaker: BreakerSettings = BreakerSettings()
 
     def topic_for(self, topic: str) -> str:
         return self.topic.replace("{topic}", topic)
@@ -134,6 +150,8 @@ class Config(_Section):
     processing: ProcessingSettings = ProcessingSettings()
     dead_letter: DeadLetterSettings = DeadLetterSettings()
     log: LogSettings = LogSettings()
+    ledger: LedgerSettings = LedgerSettings()  # idempotency: what was already delivered
+    metrics: MetricsSettings = MetricsSettings()  # /metrics, /healthz, /readyz
     subscriptions: list[Subscription] = Field(min_length=1)
 
     @model_validator(mode="after")

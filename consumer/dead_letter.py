@@ -79,12 +79,12 @@ class DeadLetterProducer:
         self._group = group
         self.unacknowledged = 0
 
-    def send(self, msg: Message, failure: Failure, on_written: Callable[[Message], None],
+    def send(self, msg: Message, failure: Failure, on_written: Callable[[Message, Failure], None],
              on_error: Callable[[Message, Failure, str], None]) -> None:
         def delivered(err: KafkaError | None, _record: Any) -> None:
             self.unacknowledged -= 1
             if err is None:
-                on_written(msg)
+                on_written(msg, failure)
             else:
                 on_error(msg, failure, err.str())
 

@@ -16,6 +16,7 @@ Kafka never waits for HTTP. Rules it keeps:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -28,9 +29,13 @@ from consumer.budget import AccountBudget
 from consumer.config import FreshdeskSettings, RetrySettings
 from consumer.dead_letter import Failure
 from consumer.freshdesk import Answer, FreshdeskClient, Reply
+from consumer.ledger import Claim, Ledger, LedgerUnavailable, MemoryLedger
 from consumer.message import Message
+from consumer.metrics import METRICS, Metrics
 
-__all__ = ["Deliverer", "Delivery", "HaltGate", "Job", "backoff"]
+__all__ = ["Deliverer", "Delivery", "HaltGate", "Job", "backoff", "set_testing"]
+
+_SKIPPED = object()  # the ledger knew the key as delivered: not posted again
 
 log = logging.getLogger("consumer.delivery")
 
@@ -50,6 +55,7 @@ class Job:
 
     message: Message
     deliveries: list[Delivery]
+    transform: str = ""  # the subscription's transform name (a metric label)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     posting: bool = False  # a request is on the wire: let it finish, its answer is news
 
@@ -57,8 +63,20 @@ class Job:
 Settle = Callable[[Job, Failure | None], None]  # None = every activity delivered
 
 
+_testing = False
+
+
+def set_testing(enabled: bool = True) -> None:
+    """Tests: backoffs between retries become 0 s (like stamina's testing mode); 429 and halt
+    waits are unchanged, because they are what the tests observe."""
+    global _testing
+    _testing = enabled
+
+
 def backoff(attempt: int, retry: RetrySettings, rand: Callable[[], float] = random.random) -> float:
     """Exponential backoff with (full) jitter, capped: attempt 1 waits about ``initial_backoff_s``."""
+    if _testing:
+        return 0.0
     ceiling = min(retry.max_backoff_s, retry.initial_backoff_s * 2 ** (attempt - 1))
     return ceiling * (1 - retry.jitter * rand())
 
@@ -119,8 +137,12 @@ class _ContactLocks:
 
 class Deliverer:
     def __init__(self, client: FreshdeskClient, settings: FreshdeskSettings, settle: Settle,
-                 budget: AccountBudget | None = None):
+                 budget: AccountBudget | None = None, ledger: Ledger | None = None,
+                 metrics: Metrics = METRICS):
         self.client = client
+        self.ledger: Ledger = ledger or MemoryLedger()
+        self._ledger_failures = 0
+        self.metrics = metrics
         self.settings = settings
         self.budget = budget or AccountBudget()
         self.gate = HaltGate()
@@ -196,48 +218,116 @@ class Deliverer:
         self._settle(job, failure)
 
     async def _deliver(self, delivery: Delivery, job: Job) -> Failure | None:
+        """One activity: claim its key, post it, record it. The ledger makes redeliveries harmless.
+
+        The only window left for a double post is a crash between Freshdesk's 200 and the one
+        ledger write that follows it (``ledger.delivered``).
+        """
         await self._contacts.acquire(delivery.contact)
         try:
-            return await self._post_until_settled(delivery, job)
+            outcome = await self._post_until_settled(delivery, job)
         finally:
             self._contacts.release(delivery.contact)
+        topic = job.message.topic
+        if outcome is _SKIPPED:
+            self.metrics.duplicates.labels(topic, job.transform).inc()
+            return None
+        if outcome is None:
+            self.metrics.delivered.labels(topic, job.transform).inc()
+            if job.message.timestamp_ms is not None:
+                self.metrics.end_to_end_seconds.labels(topic).observe(
+                    max(0.0, time.time() - job.message.timestamp_ms / 1000))
+        return outcome  # type: ignore[return-value]  # _SKIPPED handled above
 
-    async def _post_until_settled(self, delivery: Delivery, job: Job) -> Failure | None:
+    async def _claim(self, key: str) -> Claim | None:
+        """Claim the key once; None while the ledger cannot answer (the caller waits and retries)."""
+        try:
+            claim = await self.ledger.claim(key)
+        except LedgerUnavailable as e:
+            self._ledger_failures += 1
+            if self._ledger_failures == 1 or self._ledger_failures % 50 == 0:
+                log.warning("idempotency ledger unavailable (%s); delivery waits for it", e)
+            return None
+        if self._ledger_failures:
+            self._ledger_failures = 0
+            log.warning("idempotency ledger answers again; delivery goes on")
+        return claim
+
+    async def _record_delivered(self, key: str) -> None:
+        """The one write after Freshdesk's 200. It must land: retry while the ledger is away."""
+        attempt = 0
+        while True:
+            try:
+                await self.ledger.delivered(key)
+                return
+            except LedgerUnavailable as e:
+                attempt += 1
+                if attempt == 1:
+                    log.warning("cannot record a delivery in the ledger (%s); retrying", e)
+                await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
+
+    async def _release(self, key: str) -> None:
+        with contextlib.suppress(LedgerUnavailable):  # else the claim's lease runs out on its own
+            await self.ledger.release(key)
+
+    async def _post_until_settled(self, delivery: Delivery, job: Job) -> Failure | object | None:
+        """Post until the answer settles it: None (delivered), a Failure, or _SKIPPED."""
         msg, retry = job.message, self.settings.retry
         attempts = 0
         first_failure: float | None = None
-        probing = False
+        probing = claimed = False
         try:
             while True:
                 if not probing:
                     await self.gate.wait()
                 await self.budget.wait()
+                reply: Reply | None = None
                 async with self._slots:
                     if (not probing and not self.gate.is_open) or self.budget.throttled_for > 0:
                         continue  # halted or throttled while we waited for the slot: wait again
                     if msg.offset > self._closing.get(msg.tp, msg.offset):
                         raise asyncio.CancelledError  # past the cut: leave it to a redelivery
-                    job.posting = True
-                    try:
-                        reply = await self.client.post(delivery.body)
-                    finally:
-                        job.posting = False
-                self.budget.observe(reply.budget_total, reply.budget_remaining)
+                    # Claimed right before each attempt: a lease left by a crash then covers only
+                    # a request that may really have been sent, a long retry keeps its lease
+                    # fresh, and a key another replica delivered meanwhile is seen as DELIVERED.
+                    claim = await self._claim(delivery.key)  # None: the ledger is away
+                    if claim is not None:
+                        claimed = claim is Claim.CLAIMED  # ours to release if we give up
+                    if claim is Claim.DELIVERED:
+                        return _SKIPPED
+                    if claim is Claim.CLAIMED:
+                        job.posting = True
+                        self.metrics.in_flight.inc()
+                        started = time.perf_counter()
+                        try:
+                            reply = await self.client.post(delivery.body)
+                        finally:
+                            job.posting = False
+                            self.metrics.in_flight.dec()
+                if reply is None:  # BUSY (another replica posts it now) or the ledger is away
+                    await asyncio.sleep(0.5)
+                    continue
+                if reply.answer is Answer.DELIVERED:
+                    await self._record_delivered(delivery.key)  # the one write of the window
+                    claimed = False
+                self._observe(reply, time.perf_counter() - started)
 
                 if reply.answer is Answer.HALT:
                     if probing or self.gate.close(_halt_reason(reply)):
                         if not probing:
+                            self.metrics.halted.labels(_halt_class(reply)).set(1)
                             log.error("delivery halted: %s; every %.0fs one request probes until "
                                       "it succeeds; nothing is committed meanwhile",
                                       self.gate.reason, self.settings.halt_probe_interval_s)
                         probing = True
+                        self.metrics.retries.labels("halted").inc()
                         await asyncio.sleep(self.settings.halt_probe_interval_s)
                     continue
                 if probing:
                     probing = False
                     log.warning("delivery resumed: Freshdesk accepts our requests again "
                                 "(status=%s)", reply.status)
-                    self.gate.open()
+                    self._reopen_gate()
 
                 if reply.answer is Answer.DELIVERED:
                     return None
@@ -246,21 +336,43 @@ class Deliverer:
                 if reply.answer is Answer.THROTTLED:
                     assert reply.retry_after is not None
                     self.budget.throttle(reply.retry_after)
+                    self.metrics.retries.labels("throttled").inc()
+                    self.metrics.retry_after_seconds.observe(reply.retry_after)
                     continue
                 attempts += 1
                 if reply.answer is Answer.REJECTED:
                     return Failure("rejected", _rejection(reply),
                                    reply.status, reply.detail, attempts, first_failure, now)
                 # TRANSIENT
-                if attempts >= retry.max_attempts:
+                too_old = retry.max_age_s is not None and now - first_failure >= retry.max_age_s
+                if attempts >= retry.max_attempts or too_old:
                     return Failure("retries_exhausted",
-                                   f"gave up after {attempts} attempts: {_describe(reply)}",
+                                   f"gave up after {attempts} attempts in {now - first_failure:.0f}s: "
+                                   f"{_describe(reply)}",
                                    reply.status, reply.detail, attempts, first_failure, now)
+                self.metrics.retries.labels(_retry_cause(reply)).inc()
                 log.debug("retrying %s after %s", msg.where(), _describe(reply))
                 await asyncio.sleep(backoff(attempts, retry))
         finally:
             if probing:  # cancelled while probing: let a waiting request take over the probe
-                self.gate.open()
+                self._reopen_gate()
+            if claimed:  # dead-lettered or abandoned: give the key back (else its lease runs out)
+                asyncio.get_running_loop().create_task(self._release(delivery.key))
+
+    def _reopen_gate(self) -> None:
+        self.gate.open()
+        for reason in ("unauthorized", "forbidden", "not_found"):
+            self.metrics.halted.labels(reason).set(0)
+
+    def _observe(self, reply: Reply, seconds: float) -> None:
+        self.budget.observe(reply.budget_total, reply.budget_remaining)
+        if reply.budget_total is not None:
+            self.metrics.budget_total.set(reply.budget_total)
+        if reply.budget_remaining is not None:
+            self.metrics.budget_remaining.set(reply.budget_remaining)
+        status_class = "none" if reply.status is None else (
+            "429" if reply.status == 429 else f"{reply.status // 100}xx")
+        self.metrics.request_seconds.labels(reply.answer.value, status_class).observe(seconds)
 
 
 def _describe(reply: Reply) -> str:
@@ -277,6 +389,16 @@ def _rejection(reply: Reply) -> str:
     except (orjson.JSONDecodeError, AttributeError):
         details = []
     return f"{text}: {'; '.join(details)}" if details else text
+
+
+def _retry_cause(reply: Reply) -> str:
+    if reply.status is not None:
+        return "server_error"
+    return "timeout" if reply.detail.startswith("timed out") else "connection"
+
+
+def _halt_class(reply: Reply) -> str:
+    return {401: "unauthorized", 403: "forbidden"}.get(reply.status or 0, "not_found")
 
 
 def _halt_reason(reply: Reply) -> str:

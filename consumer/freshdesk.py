@@ -46,7 +46,11 @@ def _int_header(headers: httpx.Headers, name: str) -> int | None:
         return None
 
 
-def classify(status: int, headers: httpx.Headers, body: str) -> Reply:
+_RETRY_STATUSES = frozenset({408, 500, 502, 503, 504})
+
+
+def classify(status: int, headers: httpx.Headers, body: str,
+             retry_statuses: frozenset[int] = _RETRY_STATUSES) -> Reply:
     """Map an HTTP answer to what the consumer must do about it (the contract's table)."""
     total = _int_header(headers, "X-RateLimit-Total")
     remaining = _int_header(headers, "X-RateLimit-Remaining")
@@ -61,9 +65,9 @@ def classify(status: int, headers: httpx.Headers, body: str) -> Reply:
         return Reply(Answer.THROTTLED, status, detail, wait, total, remaining)
     elif status in (401, 403, 404):
         answer = Answer.HALT
-    elif status == 408 or status >= 500:
+    elif status in retry_statuses:
         answer = Answer.TRANSIENT
-    else:  # 400, 409, 413, 415, 422, …: sending the same body again cannot succeed
+    else:  # 400, 409, 413, 415, 422, 501, …: sending the same body again cannot succeed
         answer = Answer.REJECTED
     return Reply(answer, status, detail, None, total, remaining)
 
@@ -73,6 +77,7 @@ class FreshdeskClient:
 
     def __init__(self, settings: FreshdeskSettings, transport: httpx.AsyncBaseTransport | None = None):
         self.url = settings.url + PATH
+        self._retry_statuses = settings.retry.statuses
         limits = httpx.Limits(
             max_connections=settings.max_in_flight, max_keepalive_connections=settings.max_in_flight
         )
@@ -95,7 +100,7 @@ class FreshdeskClient:
             return Reply(Answer.TRANSIENT, None, f"timed out: {type(e).__name__}")
         except httpx.TransportError as e:
             return Reply(Answer.TRANSIENT, None, f"connection failed: {type(e).__name__}: {e}")
-        return classify(response.status_code, response.headers, response.text)
+        return classify(response.status_code, response.headers, response.text, self._retry_statuses)
 
     async def aclose(self) -> None:
         await self._http.aclose()

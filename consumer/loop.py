@@ -16,6 +16,7 @@ Invariants kept here:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -25,12 +26,16 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from consumer.breaker import TopicBreakers
 from consumer.bridge import AsyncBridge
 from consumer.config import Config
 from consumer.dead_letter import DeadLetterProducer, Failure
 from consumer.delivery import Deliverer, Job
 from consumer.freshdesk import FreshdeskClient
+from consumer.health import HealthServer, poll_liveness
+from consumer.ledger import make_ledger
 from consumer.message import Message
+from consumer.metrics import METRICS, Metrics
 from consumer.offsets import CommitPolicy, OffsetBook
 from consumer.routing import Router
 
@@ -40,6 +45,7 @@ log = logging.getLogger("consumer.loop")
 
 TP = tuple[str, int]
 _BATCH = 500  # messages per consume() call: amortises the call, bounded by max_pending
+_GAUGE_INTERVAL_S = 2.0  # lag gauges: often enough for alerts, rare enough to cost nothing
 
 
 @dataclass(slots=True)
@@ -54,8 +60,10 @@ class Counts:
 
 class ActivityConsumer:
     def __init__(self, config: Config, router: Router | None = None, *,
-                 progress_interval_s: float = 30.0, transport: Any = None):
+                 progress_interval_s: float = 30.0, transport: Any = None,
+                 metrics: Metrics = METRICS):
         self.config = config
+        self.metrics = metrics
         self.router = router or Router.from_config(config)
         self.counts = Counts()
         self.book = OffsetBook()
@@ -67,6 +75,10 @@ class ActivityConsumer:
         self._progress_interval = progress_interval_s
         self._transport = transport
         self._group = str(config.kafka["group.id"])
+        self._breakers = TopicBreakers(config.dead_letter.breaker)
+        self._stopped_topics: set[str] = set()  # topics whose breaker tripped
+        self._held: dict[TP, list[Message]] = {}  # dead letters a tripped breaker holds back
+        self._health: HealthServer | None = None
 
     def stop(self) -> None:
         """Ask the loop to shut down (safe from a signal handler or another thread)."""
@@ -76,6 +88,12 @@ class ActivityConsumer:
 
     def run(self) -> int:
         p = self.config.processing
+        if self.config.metrics.enabled:
+            self._health = HealthServer.from_settings(
+                self.config.metrics, registry=self.metrics.registry,
+                liveness=poll_liveness(self.config.metrics.liveness_timeout_s,
+                                       self.metrics.registry),
+                readiness=self.readiness).start()
         self._bridge = AsyncBridge().start()
         self._deliverer = self._bridge.run(self._make_deliverer())
         self._dlq = DeadLetterProducer(self.config.kafka, self.config.dead_letter.topic_for,
@@ -85,7 +103,7 @@ class ActivityConsumer:
                                  on_revoke=self._on_revoke, on_lost=self._on_lost)
         log.info("consuming", extra={"topics": ",".join(self.router.topics),
                                      "group": self._group, "freshdesk": self._deliverer.client.url})
-        last_commit = last_progress = time.monotonic()
+        last_commit = last_progress = last_gauges = time.monotonic()
         try:
             while not self._stop.is_set():
                 room = p.max_pending_messages - self.book.pending()
@@ -95,6 +113,10 @@ class ActivityConsumer:
                 self._dlq.poll()
                 self._apply_backpressure()
                 now = time.monotonic()
+                self.metrics.last_poll.set(time.time())
+                if now - last_gauges >= _GAUGE_INTERVAL_S:
+                    self._update_lag_gauges()
+                    last_gauges = now
                 if self.policy.due(now, last_commit, self.book.settled_since_commit):
                     self._commit()
                     last_commit = now
@@ -115,15 +137,22 @@ class ActivityConsumer:
             return
         msg = Message.from_kafka(m)
         self.counts.consumed += 1
-        self.book.take(msg.tp, msg.offset)
+        self.book.take(msg.tp, msg.offset, (msg.timestamp_ms or 0) / 1000)
+        route = self.router.route_for(msg.topic)
+        transform = route.subscription.transform if route else "none"
+        started = time.perf_counter()
         outcome = self.router.process(msg)
+        self.metrics.transform_seconds.labels(transform).observe(time.perf_counter() - started)
+        self.metrics.consumed.labels(msg.topic).inc()
         if outcome is None:
             self.counts.filtered += 1
+            self.metrics.filtered.labels(msg.topic, transform).inc()
+            self._breakers.record(msg.topic, False)
             self.book.done(msg.tp, msg.offset)
         elif isinstance(outcome, Failure):
             self._dead_letter(msg, outcome)
         else:
-            self._bridge.call_soon(self._deliverer.start, Job(msg, outcome))
+            self._bridge.call_soon(self._deliverer.start, Job(msg, outcome, transform))
 
     def _settle_finished(self, wait: float = 0.0) -> None:
         """Settle what the delivery station finished; optionally wait a little for the first."""
@@ -132,6 +161,7 @@ class ActivityConsumer:
             while True:
                 if failure is None:
                     self.counts.delivered += 1
+                    self._breakers.record(msg.topic, False)
                     self.book.done(msg.tp, msg.offset)
                 else:
                     self._dead_letter(msg, failure)
@@ -140,13 +170,29 @@ class ActivityConsumer:
             pass
 
     def _dead_letter(self, msg: Message, failure: Failure) -> None:
+        tripped = self._breakers.tripped(msg.topic) or self._breakers.record(msg.topic, True)
+        if tripped:
+            self._hold(msg, tripped)
+            return
         log.warning("dead-lettering %s: %s: %s", msg.where(), failure.reason, failure.error,
                     extra={"status": failure.status} if failure.status else None)
         self._dlq.send(msg, failure, on_written=self._dead_lettered,
                        on_error=self._dead_letter_failed)
 
-    def _dead_lettered(self, msg: Message) -> None:
+    def _hold(self, msg: Message, reason: str) -> None:
+        """The topic's breaker tripped: keep the message unsettled (so uncommitted) and stop the topic."""
+        if msg.topic not in self._stopped_topics:
+            self._stopped_topics.add(msg.topic)
+            self._consumer.pause([tp for tp in self._consumer.assignment() if tp.topic == msg.topic])
+            self.metrics.halted.labels("dead_letter_breaker").set(1)
+            log.error("dead-letter breaker tripped for topic %s: %s. Its partitions are paused and "
+                      "nothing more is dead-lettered or committed for it; fix the cause (a bad "
+                      "deploy?) and restart", msg.topic, reason)
+        self._held.setdefault(msg.tp, []).append(msg)
+
+    def _dead_lettered(self, msg: Message, failure: Failure) -> None:
         self.counts.dead_lettered += 1
+        self.metrics.dead_letters.labels(msg.topic, failure.reason).inc()
         self.book.done(msg.tp, msg.offset)
 
     def _dead_letter_failed(self, msg: Message, failure: Failure, error: str) -> None:
@@ -161,24 +207,31 @@ class ActivityConsumer:
         if not self._paused and pending >= limit:
             self._consumer.pause(self._consumer.assignment())
             self._paused = True
+            self.metrics.paused.set(1)
             log.info("paused: %d messages pending (limit %d)", pending, limit)
         elif self._paused and pending <= limit // 2:
-            self._consumer.resume(self._consumer.assignment())
+            self._consumer.resume([tp for tp in self._consumer.assignment()
+                                   if tp.topic not in self._stopped_topics])
             self._paused = False
+            self.metrics.paused.set(0)
             log.info("resumed: %d messages pending", pending)
 
     def _commit(self, only: set[TP] | None = None) -> None:
         offsets = self.book.to_commit(only)
         if not offsets:
             return
+        started = time.perf_counter()
         try:
             self._consumer.commit(
                 offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
                 asynchronous=False,
             )
         except KafkaException as e:  # e.g. mid-rebalance: the next commit carries it again
+            self.metrics.commit_failures.inc()
             log.warning("commit failed: %s", e.args[0].str() if e.args else e)
             return
+        finally:
+            self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.book.mark_committed(offsets)
 
     # --- rebalances ------------------------------------------------------------------------------
@@ -189,8 +242,10 @@ class ActivityConsumer:
             self.book.assign(tp)
         self._bridge.call_soon(self._deliverer.reopen, tps)
         consumer.incremental_assign(partitions)
-        if self._paused:  # keep the backpressure promise for newcomers too
-            consumer.pause(partitions)
+        held_back = [tp for tp in partitions if self._paused or tp.topic in self._stopped_topics]
+        if held_back:  # keep the backpressure and breaker promises for newcomers too
+            consumer.pause(held_back)
+        self.metrics.rebalances.labels("assigned").inc()
         log.info("assigned", extra={"partitions": _names(partitions)})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -199,6 +254,9 @@ class ActivityConsumer:
         self._commit(only=tps)
         for tp in tps:
             self.book.forget(tp)
+            self._held.pop(tp, None)
+            self._forget_gauges(tp)
+        self.metrics.rebalances.labels("revoked").inc()
         log.info("revoked", extra={"partitions": _names(partitions), "abandoned": abandoned})
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -206,6 +264,8 @@ class ActivityConsumer:
         self._bridge.run(self._call(self._deliverer.cancel, tps))  # someone else owns them: no commit
         for tp in tps:
             self.book.forget(tp)
+            self._forget_gauges(tp)
+        self.metrics.rebalances.labels("lost").inc()
         log.warning("partitions lost", extra={"partitions": _names(partitions)})
 
     def _drain(self, tps: set[TP] | None) -> int:
@@ -235,7 +295,8 @@ class ActivityConsumer:
     async def _make_deliverer(self) -> Deliverer:
         client = FreshdeskClient(self.config.freshdesk, transport=self._transport)
         return Deliverer(client, self.config.freshdesk,
-                         settle=lambda job, failure: self._settled.put((job.message, failure)))
+                         settle=lambda job, failure: self._settled.put((job.message, failure)),
+                         ledger=make_ledger(self.config.ledger), metrics=self.metrics)
 
     def _consumer_settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {
@@ -260,9 +321,42 @@ class ActivityConsumer:
         self._commit()
         self._consumer.close()
         self._bridge.run(self._deliverer.client.aclose(), timeout=5)
+        self._bridge.run(self._deliverer.ledger.aclose(), timeout=5)
         self._bridge.stop()
+        if self._health is not None:
+            self._health.stop()
         self._log_progress()
         log.info("stopped", extra={"abandoned": abandoned})
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready: assigned partitions, delivery not halted, no breaker tripped (server thread)."""
+        if not getattr(self, "_deliverer", None) or not self.book.partitions():
+            return False, "no partitions assigned (yet)"
+        if not self._deliverer.gate.is_open:
+            return False, f"delivery halted: {self._deliverer.gate.reason}"
+        if self._stopped_topics:
+            return False, f"dead-letter breaker tripped for {', '.join(sorted(self._stopped_topics))}"
+        return True, "ok"
+
+    def _update_lag_gauges(self) -> None:
+        """Lag in messages (end of partition - watermark) and seconds (age of the oldest pending)."""
+        now = time.time()
+        self.metrics.pending.set(self.book.pending())
+        for (topic, partition), part in self.book.partitions().items():
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                           cached=True)
+            position = part.watermark if part.watermark is not None else part.committed
+            labels = (topic, str(partition))
+            if high >= 0 and position is not None:
+                self.metrics.lag_messages.labels(*labels).set(max(0, high - position))
+            oldest = part.oldest_timestamp
+            self.metrics.time_lag_seconds.labels(*labels).set(
+                max(0.0, now - oldest) if oldest else 0.0)
+
+    def _forget_gauges(self, tp: TP) -> None:
+        for gauge in (self.metrics.lag_messages, self.metrics.time_lag_seconds):
+            with contextlib.suppress(KeyError):
+                gauge.remove(tp[0], str(tp[1]))
 
     def _log_progress(self) -> None:
         c = self.counts

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["REGISTRY", "Metrics", "METRICS"]
+__all__ = ["METRICS", "REGISTRY", "Metrics"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 _P = "activity_consumer_"
@@ -21,7 +21,7 @@ _E2E = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY):
-        r = registry
+        self.registry = r = registry
         # --- is it delivering? -------------------------------------------------------------------
         self.consumed = Counter(_P + "messages_consumed_total",
                                 "Kafka messages taken from a topic.", ["topic"], registry=r)
@@ -63,7 +63,9 @@ class Metrics:
         self.in_flight = Gauge(_P + "freshdesk_in_flight_requests",
                                "Requests on the wire to Freshdesk now.", registry=r)
         self.halted = Gauge(_P + "halted",
-                            "1 while delivery is halted (401/403/404), by reason; 0 otherwise.",
+                            "1 while delivery is halted, by reason (unauthorized, forbidden, not_found: "
+                            "Freshdesk refused us; dead_letter_breaker: a topic dead-letters too "
+                            "much); 0 otherwise.",
                             ["reason"], registry=r)
         # --- how far behind is it? ---------------------------------------------------------------
         self.lag_messages = Gauge(_P + "lag_messages",

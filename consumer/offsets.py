@@ -20,24 +20,32 @@ TopicPartitionKey = tuple[str, int]
 class PartitionOffsets:
     """Offsets taken from one partition and not yet covered by its watermark."""
 
-    __slots__ = ("_done", "_taken", "committed", "watermark")
+    __slots__ = ("_done", "_taken", "_times", "committed", "watermark")
 
     def __init__(self) -> None:
         self._taken: deque[int] = deque()
+        self._times: deque[float] = deque()  # Kafka timestamps (s) of _taken, for the time lag
         self._done: set[int] = set()
         self.watermark: int | None = None  # next offset to commit; None until something is done
         self.committed: int | None = None  # what was last committed for this partition
 
-    def take(self, offset: int) -> None:
+    def take(self, offset: int, timestamp: float = 0.0) -> None:
         self._taken.append(offset)
+        self._times.append(timestamp)
 
     def done(self, offset: int) -> None:
         self._done.add(offset)
-        taken, done = self._taken, self._done
+        taken, done, times = self._taken, self._done, self._times
         while taken and taken[0] in done:
             first = taken.popleft()
+            times.popleft()
             done.discard(first)
             self.watermark = first + 1
+
+    @property
+    def oldest_timestamp(self) -> float | None:
+        """Kafka timestamp (epoch s) of the oldest message not yet covered by the watermark."""
+        return self._times[0] if self._times else None
 
     @property
     def pending(self) -> int:
@@ -62,11 +70,14 @@ class OffsetBook:
     def forget(self, tp: TopicPartitionKey) -> None:
         self._parts.pop(tp, None)
 
-    def take(self, tp: TopicPartitionKey, offset: int) -> None:
+    def take(self, tp: TopicPartitionKey, offset: int, timestamp: float = 0.0) -> None:
         part = self._parts.get(tp)
         if part is None:  # a message fetched before its assignment callback ran
             part = self._parts[tp] = PartitionOffsets()
-        part.take(offset)
+        part.take(offset, timestamp)
+
+    def partitions(self) -> dict[TopicPartitionKey, PartitionOffsets]:
+        return self._parts
 
     def done(self, tp: TopicPartitionKey, offset: int) -> None:
         part = self._parts.get(tp)

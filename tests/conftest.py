@@ -9,7 +9,13 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.sandbox", "tests.fixtures.consumer"]
+pytest_plugins = [
+    "tests.fixtures.kafka",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.consumer",
+    "tests.fixtures.redis",
+    "tests.fixtures.prometheus",
+]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
