@@ -88,7 +88,14 @@ async def post_contact_activity(request: web.Request) -> web.StreamResponse:
     if fault is not None:
         if fault.kind not in ("slow", "delay"):
             return _answer_fault(request, state, fault, raw)
-        await asyncio.sleep(fault.seconds)  # then handled (and stored) as usual
+        await asyncio.sleep(fault.seconds)
+        if fault.kind == "slow" and (request.transport is None or request.transport.is_closing()):
+            # `slow` is a request held in front of Freshdesk (a queueing gateway): a client that
+            # gave up meanwhile finds it never processed. A scripted `delay` is the other case,
+            # processed while its answer comes too late, so a retry can double it: the window no
+            # client can close without an idempotency key (see README, guarantees).
+            state.log_request(None, _contact_hint(raw), "slow_abandoned")
+            return web.Response(status=499)  # nobody reads it
 
     def refuse(status: int, payload: Any, spend: Spend) -> web.Response:
         state.log_request(status, _contact_hint(raw))

@@ -2,9 +2,11 @@
 
 They stand for trouble between the consumer and Freshdesk's application (load balancer
 5xx, a stalled backend, a reset connection), so a faulted answer stores nothing and does
-not spend the account budget. `slow` and scripted `delay` are the exceptions: they only
-hold the answer back, then the request is handled and stored normally, which is exactly
-how a client that gives up early ends up creating a duplicate.
+not spend the account budget. `slow` and scripted `delay` hold the request back, then:
+- `slow` is a request queued in front of Freshdesk: if the client is still waiting it is
+  handled normally; if the client gave up (its timeout) it is dropped unprocessed;
+- `delay` is handled and stored whatever the client did, which is exactly how a client that
+  gives up early ends up creating a duplicate (no client can tell, without an idempotency key).
 """
 
 from __future__ import annotations

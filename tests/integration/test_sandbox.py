@@ -326,3 +326,24 @@ def test_timeline_shows_activities_newest_first_and_escaped(sandbox: SandboxServ
     assert page.index("refund") < page.index("Order placed")
     assert "<details>" in page and "Item description" in page and "White Ace Sneakers" in page
     assert httpx.get(sandbox.base_url + "/contacts/99").status_code == 404
+
+
+def test_slow_answer_after_the_client_gave_up_is_dropped_unprocessed(sandbox):
+    """`slow` models a request queued in front of Freshdesk; a scripted `delay` models one that
+    was processed while its answer came too late (the duplicate no client can prevent)."""
+    sandbox.set_faults(slow_rate=1.0, slow_seconds=0.6)
+    body = {"activity": {"name": "Held", "actor": {"id": "1", "name": "R", "type": "contact"},
+                         "source": {"name": "s", "id": "1"}}, "contact": {"email": "held@example.com"}}
+    with pytest.raises(httpx.TimeoutException):
+        httpx.post(sandbox.base_url + "/api/v2/contact-activities", json=body,
+                   auth=("sandbox-key", "X"), timeout=0.2)
+    time.sleep(0.8)
+    assert sandbox.activities() == []
+    assert sandbox.requests()[-1]["fault"] == "slow_abandoned"
+
+    sandbox.set_faults(slow_rate=0.0, script=[{"delay": 0.6}])
+    with pytest.raises(httpx.TimeoutException):
+        httpx.post(sandbox.base_url + "/api/v2/contact-activities", json=body,
+                   auth=("sandbox-key", "X"), timeout=0.2)
+    time.sleep(0.8)
+    assert len(sandbox.activities()) == 1, "a delayed request is processed all the same"
