@@ -140,7 +140,7 @@ class Deliverer:
                  budget: AccountBudget | None = None, ledger: Ledger | None = None,
                  metrics: Metrics = METRICS):
         self.client = client
-        self.ledger: Ledger = ledger or MemoryLedger()
+        self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
         self._ledger_failures = 0
         self.metrics = metrics
         self.settings = settings
@@ -296,20 +296,22 @@ class Deliverer:
                     if claim is Claim.DELIVERED:
                         return _SKIPPED
                     if claim is Claim.CLAIMED:
-                        job.posting = True
+                        job.posting = True  # on the wire until its outcome is recorded
                         self.metrics.in_flight.inc()
                         started = time.perf_counter()
                         try:
                             reply = await self.client.post(delivery.body)
+                            if reply.answer is Answer.DELIVERED:
+                                # The one write of the double-post window, first thing after the
+                                # 200, and shielded: a revoke or shutdown must not cut it off.
+                                claimed = False
+                                await asyncio.shield(self._record_delivered(delivery.key))
                         finally:
                             job.posting = False
                             self.metrics.in_flight.dec()
                 if reply is None:  # BUSY (another replica posts it now) or the ledger is away
                     await asyncio.sleep(0.5)
                     continue
-                if reply.answer is Answer.DELIVERED:
-                    await self._record_delivered(delivery.key)  # the one write of the window
-                    claimed = False
                 self._observe(reply, time.perf_counter() - started)
 
                 if reply.answer is Answer.HALT:
