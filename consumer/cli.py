@@ -31,6 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config, router = _load(args.config)
     logs.configure(args.log_format or config.log.format, config.log.level)
     logs.register_secret(config.freshdesk.api_key.get_secret_value())
+    logs.register_secret(config.ledger.url_password)
     for key, value in config.kafka.items():
         if config.kafka_for_display()[key] == "***":
             logs.register_secret(str(value))
@@ -64,6 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from consumer.redrive import add_parser as add_redrive_parser
     from consumer.sandbox.cli import add_parser as add_sandbox_parser
 
     parser = argparse.ArgumentParser(
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default: when run from a terminal)")
     demo.set_defaults(func=cmd_demo)
 
+    add_redrive_parser(sub)
     add_sandbox_parser(sub)
     return parser
 

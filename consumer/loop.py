@@ -94,6 +94,8 @@ class ActivityConsumer:
                 liveness=poll_liveness(self.config.metrics.liveness_timeout_s,
                                        self.metrics.registry),
                 readiness=self.readiness).start()
+            log.info("metrics", extra={"port": self._health.port,
+                                       "paths": "/metrics /healthz /readyz"})
         self._bridge = AsyncBridge().start()
         self._deliverer = self._bridge.run(self._make_deliverer())
         self._dlq = DeadLetterProducer(self.config.kafka, self.config.dead_letter.topic_for,
