@@ -43,7 +43,7 @@ def test_prometheus_sees_delivered_total_lag_and_budget_of_a_real_run(
     sandbox = sandbox_factory(rate_limit=5000, window_seconds=600)
     topic = topic_factory(partitions=3, prefix="orders")
     tag = uuid.uuid4().hex[:6]
-    produce(topic, _events(200, tag) + [(b"bad", b"{not json", None, None)])
+    produce(topic, [*_events(200, tag), (b"bad", b"{not json", None, None)])
     # Slow answers and two requests at a time: the backlog lasts long enough to be scraped.
     sandbox.set_faults(slow_rate=1.0, slow_seconds=0.04)
     setup = consumer_setup(sandbox, {topic: "orders"}, freshdesk={"max_in_flight": 2})
@@ -79,8 +79,8 @@ def test_loop_metrics_move_as_their_events_happen(
     tag = uuid.uuid4().hex[:6]
     unknown = order_event(999, customer=f"u-{tag}")
     unknown["type"] = "order.viewed"  # filtered
-    produce(topic, _events(10, tag) + [(b"u", orjson.dumps(unknown), None, None),
-                                       (b"bad", b"nope", None, None)])
+    produce(topic, [*_events(10, tag), (b"u", orjson.dumps(unknown), None, None),
+                    (b"bad", b"nope", None, None)])
     sandbox.set_faults(script=[{"status": 429, "retry_after": 1}, {"status": 503}])
     setup = consumer_setup(sandbox, {topic: "orders"})
     running = run_consumer(setup)
