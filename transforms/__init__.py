@@ -2,6 +2,10 @@
 
 A transform is ``(event, meta) -> Activity | list[Activity] | None``; ``encode`` validates an
 Activity against the contract (shared/freshdesk-contract.md) and gives the request body.
+
+Built-ins (BUILTIN_TRANSFORMS): ``orders`` and ``payments`` (docs/event-schema.md), ``shopify`` and
+``stripe`` (docs/vendors.md; ``transforms.shopify.configure(...)`` and
+``transforms.stripe.configure(...)`` make configured ones). Your own: docs/write-a-transform.md.
 """
 
 from transforms.activity import Activity, ActivityObject, Actor, Contact, Source

@@ -10,11 +10,18 @@ from typing import cast
 from transforms.event import Transform
 from transforms.orders import order_activity
 from transforms.payments import payment_activity
+from transforms.shopify import shopify_activity
+from transforms.stripe import stripe_activity
 
 __all__ = ["BUILTIN_TRANSFORMS", "resolve"]
 
 BUILTIN_TRANSFORMS: Mapping[str, Transform] = MappingProxyType(
-    {"orders": order_activity, "payments": payment_activity}
+    {
+        "orders": order_activity,
+        "payments": payment_activity,
+        "shopify": shopify_activity,  # transforms.shopify.configure() for other options
+        "stripe": stripe_activity,  # transforms.stripe.configure() for other options
+    }
 )
 
 

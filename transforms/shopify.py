@@ -1,0 +1,584 @@
+"""Built-in transform for Shopify webhook deliveries (what the agent sees: docs/vendors.md).
+
+A delivery's body does not say what happened: its topic comes from the ``X-Shopify-Topic``
+header (any case) or, when the producer wrapped the body, from the envelope
+``{"topic": "orders/create", "shop_domain": "…", "payload": {…}}``. GraphQL-style topics
+(``ORDERS_CREATE``) are accepted too.
+
+================  =========================================  ===================================
+topic             name                                       actor
+================  =========================================  ===================================
+orders/create     Order #1001 placed                         the customer
+orders/paid       Order #1001 paid                           the customer
+orders/cancelled  Order #1001 cancelled                      the customer when ``cancel_reason``
+                                                             is "customer", else the shop
+orders/fulfilled  Order #1001 shipped (fulfilled)            the shop
+orders/updated    see below: zero, one or two of the above   as above
+refunds/create    Order … refunded / partly refunded         the shop
+checkouts/create  Checkout started                           the customer
+================  =========================================  ===================================
+
+orders/updated: Shopify sends it for every change, trivial ones included (tags, notes), and a pure
+function cannot remember the previous state. So it reports only changes the payload itself dates
+to this very update, i.e. whose own timestamp is within 5 seconds of the order's ``updated_at``:
+``cancelled_at`` (cancelled), a refund's ``created_at`` (refunded), a fulfillment's
+``created_at``/``updated_at`` (shipped). Each becomes the same activity, with the same key, as its
+own topic would give, so a consumer subscribed to both sees one fact once. Anything else: None.
+
+Keys name the fact, not the delivery: ``shopify:order:<id>:placed|paid|cancelled|fulfilled``,
+``shopify:refund:<id>``, ``shopify:fulfillment:<id>``, ``shopify:checkout:<id>``. Order ids are
+64-bit integers (above 2**53): orjson decodes them exactly and they are kept as strings.
+
+Configuration (a factory, so the transform stays a pure function)::
+
+    # mycompany/transforms.py, then ``transform: mycompany.transforms:shop_events``
+    from transforms import shopify
+    shop_events = shopify.configure(topic_field="kind", shop_domain="acme.myshopify.com",
+                                    external_id="shopify:{customer_id}")
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from transforms._envelope import clip, humanize, ident
+from transforms.activity import Activity, ActivityObject, Actor, Contact, Source
+from transforms.event import EventMeta, Transform, TransformError
+from transforms.money import money, parse_amount
+from transforms.timefmt import parse_time
+
+__all__ = ["CANCEL_REASONS", "MAX_ITEMS", "ShopifyConfig", "configure", "shopify_activity"]
+
+MAX_ITEMS = 10  # line items listed one by one; the rest are counted ("and 4 more")
+SAME_UPDATE = timedelta(seconds=5)  # orders/updated: how close a change's time must be to it
+_MAX_ID = 255
+_HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+
+CANCEL_REASONS = {  # Shopify's cancel_reason values, as the end of "was cancelled: …"
+    "customer": "the customer changed or cancelled the order",
+    "fraud": "the order was flagged as fraudulent",
+    "inventory": "items were out of stock",
+    "declined": "the payment was declined",
+    "staff": "a staff error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyConfig:
+    """How to read deliveries; every field has a default that fits Shopify's own webhooks.
+
+    ``topic``: a fixed topic, for a Kafka topic that carries one kind of delivery only.
+    ``topic_header`` / ``shop_domain_header``: the message headers Shopify's HTTP headers became.
+    ``topic_field`` / ``payload_field`` / ``shop_domain_field``: the envelope's field names.
+    ``shop_domain``: the ``*.myshopify.com`` domain, for admin links when deliveries don't say.
+    ``external_id``: template for ``unique_external_id`` when an order has no email or phone,
+    ``{customer_id}`` being the Shopify customer id; None (default) rejects such events.
+    """
+
+    topic: str | None = None
+    topic_header: str = "X-Shopify-Topic"
+    topic_field: str = "topic"
+    payload_field: str = "payload"
+    shop_domain: str | None = None
+    shop_domain_header: str = "X-Shopify-Shop-Domain"
+    shop_domain_field: str = "shop_domain"
+    external_id: str | None = None
+    source_name: str = "Shopify"
+
+    def __post_init__(self) -> None:
+        if self.external_id is not None and "{customer_id}" not in self.external_id:
+            raise ValueError(
+                f"shopify.configure(external_id={self.external_id!r}): the template must contain "
+                "{customer_id}, e.g. 'shopify:{customer_id}'"
+            )
+        if self.topic is not None and _topic(self.topic) not in _BUILDERS:
+            raise ValueError(f"shopify.configure(topic={self.topic!r}): known topics are "
+                             + ", ".join(sorted(_BUILDERS)))
+
+
+def configure(**options: Any) -> Transform:
+    """A Shopify transform with these options (ShopifyConfig's fields, by keyword). Assign the
+    result to a module attribute and name it by import path in the subscription file."""
+    config = ShopifyConfig(**options)
+
+    def shopify_events(event: Any, meta: EventMeta) -> Activity | list[Activity] | None:
+        return _activities(event, meta, config)
+
+    shopify_events.config = config  # type: ignore[attr-defined]  # for tests and tools
+    return shopify_events
+
+
+# ---- the delivery -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    topic: str
+    body: dict[str, Any]
+    shop: str | None  # "acme.myshopify.com"
+    meta: EventMeta
+    config: ShopifyConfig
+
+    @property
+    def source(self) -> Source:
+        return Source(name=self.config.source_name, id=self.shop or self.meta.topic)
+
+    def system(self) -> Actor:
+        return Actor(id=self.shop or "shopify", name=self.shop or self.config.source_name,
+                     type="system")
+
+    def admin(self, section: str, object_id: str) -> str | None:
+        return f"https://{self.shop}/admin/{section}/{quote(object_id, safe='')}" if self.shop \
+            else None
+
+
+def _activities(event: Any, meta: EventMeta, config: ShopifyConfig) -> Activity | list[Activity] | None:
+    if not isinstance(event, dict):
+        raise TransformError("Shopify delivery is not a JSON object")
+    body, topic, shop = event, config.topic or meta.header(config.topic_header), None
+    wrapped = event.get(config.payload_field)
+    if isinstance(wrapped, dict) and config.topic_field in event:
+        body, shop = wrapped, _str(event, config.shop_domain_field)
+        topic = topic or _str(event, config.topic_field)
+    if not topic:
+        raise TransformError(
+            f"Shopify delivery has no topic: expected the {config.topic_header} header or an "
+            f"envelope {{\"{config.topic_field}\": …, \"{config.payload_field}\": {{…}}}}; for a "
+            "Kafka topic that carries one kind, use shopify.configure(topic=…)")
+    build = _BUILDERS.get(_topic(topic))
+    if build is None:
+        return None
+    shop = config.shop_domain or meta.header(config.shop_domain_header) or shop or _shop_of(body)
+    if shop is not None and not _HOSTNAME.match(shop):
+        shop = None  # not a domain: no admin links rather than broken ones
+    result = build(_Delivery(_topic(topic), body, shop, meta, config))
+    if isinstance(result, list):
+        return result or None
+    return result
+
+
+def _topic(value: str) -> str:
+    """``"ORDERS_CREATE"`` / ``" Orders/Create "`` -> ``"orders/create"``."""
+    value = value.strip().lower()
+    return value if "/" in value else value.replace("_", "/", 1)
+
+
+def _shop_of(body: dict[str, Any]) -> str | None:
+    """The shop's myshopify domain, from the order status page's address when it is one (custom
+    storefront domains don't serve the admin)."""
+    url = _str(body, "order_status_url")
+    try:
+        host = urlsplit(url).hostname if url else None
+    except ValueError:
+        return None
+    return host if host and host.endswith(".myshopify.com") else None
+
+
+# ---- what every order activity reads ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    id: str
+    label: str  # "#1001"
+    total: tuple[Decimal, str] | None  # (amount, currency) as the customer paid
+    contact: Contact
+    customer: Actor
+    customer_name: str | None
+    body: dict[str, Any]
+
+    def total_text(self) -> str | None:
+        return money(*self.total) if self.total else None
+
+    def who(self) -> str:
+        return self.customer_name or "The customer"
+
+
+def _read_order(d: _Delivery, body: dict[str, Any] | None = None) -> _Order:
+    body = d.body if body is None else body
+    order_id = _id(body, "id", f"Shopify {d.topic} payload")
+    name = _str(body, "name") or _str(body, "order_number") or order_id
+    label = clip(name if name.startswith("#") else f"#{name}", 60)
+    contact, actor, customer_name = _read_customer(d, body)
+    return _Order(order_id, label, _total(body), contact, actor, customer_name, body)
+
+
+def _read_customer(d: _Delivery, body: dict[str, Any]) -> tuple[Contact, Actor, str | None]:
+    customer = _obj(body, "customer")
+    billing, shipping = _obj(body, "billing_address"), _obj(body, "shipping_address")
+    email = _first(_str(body, "email"), _str(body, "contact_email"), _str(customer, "email"))
+    phone = _first(_str(body, "phone"), _str(customer, "phone"), _str(billing, "phone"),
+                   _str(shipping, "phone"))
+    customer_id = _plain_id(customer.get("id"))
+    external = None
+    if d.config.external_id is not None and customer_id:
+        external = d.config.external_id.replace("{customer_id}", customer_id)
+    contact = Contact(email=_bounded(email, "email", 254), phone=_bounded(phone, "phone", 50),
+                      unique_external_id=_bounded(external, "external id", _MAX_ID))
+    identifier = contact.identifier()
+    if identifier is None:
+        hint = (f"; the Shopify customer {customer_id} could be the contact: configure "
+                "shopify.configure(external_id='shopify:{customer_id}')" if customer_id else "")
+        if d.topic == "refunds/create":
+            hint += ("; Shopify's refunds/create payload names no customer: subscribe to "
+                     "orders/updated, which carries the refund and the customer, or add "
+                     "'email' to the payload upstream")
+        raise TransformError(f"Shopify {d.topic} payload {_plain_id(body.get('id'))} has no "
+                             f"customer email or phone{hint}")
+    full = " ".join(p for p in (_str(customer, "first_name"), _str(customer, "last_name")) if p)
+    name = _first(full or None, _str(billing, "name"), _str(shipping, "name"))
+    name = clip(name, 200) if name else None
+    actor_id = customer_id if customer_id and len(customer_id) <= _MAX_ID else identifier[1]
+    return contact, Actor(id=actor_id, name=name or identifier[1]), name
+
+
+def _total(body: dict[str, Any]) -> tuple[Decimal, str] | None:
+    """What the customer paid in their currency (presentment money), else the shop's."""
+    presented = _obj(_obj(body, "total_price_set"), "presentment_money")
+    for amount, code in ((presented.get("amount"), presented.get("currency_code")),
+                         (body.get("total_price"), body.get("currency"))):
+        if (value := _amount(amount)) is not None and (currency := _code(code)):
+            return value, currency
+    return None
+
+
+def _summary(order: _Order, status: str) -> dict[str, Any]:
+    context: dict[str, Any] = {"Order number": order.label, "Status": status}
+    if total := order.total_text():
+        context["Total"] = total
+    for label, key in (("Payment status", "financial_status"),
+                       ("Fulfillment status", "fulfillment_status")):
+        if value := _str(order.body, key):
+            context[label] = clip(humanize(value), 60)
+    context["Order ID"] = order.id
+    return context
+
+
+def _items(lines: Any, currency: str | None, context: dict[str, Any]) -> int:
+    """Adds "Items" (units) and "Item description" (the first MAX_ITEMS lines) to ``context``."""
+    if not isinstance(lines, list):
+        return 0
+    units = 0
+    described: dict[str, Any] = {}
+    for line in lines:
+        if not isinstance(line, dict):
+            continue
+        quantity = line.get("quantity")
+        quantity = quantity if isinstance(quantity, int) and 0 <= quantity < 10**9 else 1
+        units += quantity
+        if len(described) < MAX_ITEMS:
+            name = _first(_str(line, "name"), _str(line, "title"), _str(line, "sku")) or "Item"
+            entry: dict[str, Any] = {"Item name": clip(name, 200), "Quantity": quantity}
+            price = _amount(line.get("price"))
+            if price is not None and currency:
+                entry["Price"] = money(price, currency)
+            if sku := _str(line, "sku"):
+                entry["SKU"] = clip(sku, 100)
+            described[f"Item {len(described) + 1}"] = entry
+    counted = sum(1 for line in lines if isinstance(line, dict))
+    if counted > MAX_ITEMS:
+        described["More"] = f"and {counted - MAX_ITEMS} more"
+    if counted:
+        context["Items"] = units
+        context["Item description"] = described
+    return units
+
+
+def _activity(d: _Delivery, order: _Order, name: str, description: str, actor: Actor,
+              context: dict[str, Any], when: datetime, key: str) -> Activity:
+    return Activity(name=name, contact=order.contact, actor=actor, source=d.source,
+                    timestamp=when, description=description,
+                    object=ActivityObject("order", order.id, d.admin("orders", order.id)),
+                    context=context, key=key)
+
+
+# ---- the topics ---------------------------------------------------------------------------------
+
+
+def _placed(d: _Delivery) -> Activity:
+    order = _read_order(d)
+    context = _summary(order, "placed")
+    units = _items(order.body.get("line_items"), order.total and order.total[1], context)
+    total = f" for {order.total_text()}" if order.total else ""
+    count = f" ({units} item{'' if units == 1 else 's'})" if units else ""
+    return _activity(d, order, f"Order {order.label} placed",
+                     f"{order.who()} placed order {order.label}{total}{count}.", order.customer,
+                     context, _when(d, order.body, "created_at", "processed_at"),
+                     f"shopify:order:{order.id}:placed")
+
+
+def _paid(d: _Delivery) -> Activity:
+    order = _read_order(d)
+    context = _summary(order, "paid")
+    _items(order.body.get("line_items"), order.total and order.total[1], context)
+    paid = f" {order.total_text()}" if order.total else ""
+    return _activity(d, order, f"Order {order.label} paid",
+                     f"{order.who()} paid{paid} for order {order.label}.", order.customer, context,
+                     _when(d, order.body, "updated_at", "processed_at", "created_at"),
+                     f"shopify:order:{order.id}:paid")
+
+
+def _cancelled(d: _Delivery, order: _Order | None = None) -> Activity:
+    order = order or _read_order(d)
+    context = _summary(order, "cancelled")
+    code = _str(order.body, "cancel_reason")
+    by_customer = (code or "").lower() == "customer"
+    amount = f" ({order.total_text()})" if order.total else ""
+    if by_customer:
+        description = f"{order.who()} cancelled order {order.label}{amount}."
+    else:
+        reason = CANCEL_REASONS.get((code or "").lower())
+        description = f"Order {order.label}{amount} was cancelled" + (f": {reason}." if reason
+                                                                      else ".")
+    if code:
+        context["Cancellation reason"] = clip(humanize(code), 100)
+    refunded = _str(order.body, "financial_status")
+    if refunded in ("refunded", "partially_refunded", "voided"):
+        description += f" Payment: {humanize(refunded)}."
+    _items(order.body.get("line_items"), order.total and order.total[1], context)
+    return _activity(d, order, f"Order {order.label} cancelled", description,
+                     order.customer if by_customer else d.system(), context,
+                     _when(d, order.body, "cancelled_at", "updated_at"),
+                     f"shopify:order:{order.id}:cancelled")
+
+
+def _fulfilled(d: _Delivery, order: _Order | None = None,
+               fulfillment: dict[str, Any] | None = None) -> Activity:
+    order = order or _read_order(d)
+    if fulfillment is None:
+        fulfillment = next(_fulfillments(order.body), {})
+    partial = _str(order.body, "fulfillment_status") == "partial"
+    carrier = _str(fulfillment, "tracking_company")
+    tracking = _str(fulfillment, "tracking_number") or _first(*_strs(fulfillment, "tracking_numbers"))
+    url = _str(fulfillment, "tracking_url") or _first(*_strs(fulfillment, "tracking_urls"))
+    verb = "shipped" if carrier or tracking else "fulfilled"
+    verb = f"partly {verb}" if partial else verb
+    context = _summary(order, verb)
+    via = f" with {clip(carrier, 100)}" if carrier else ""
+    number = f", tracking number {clip(tracking, 100)}" if tracking else ""
+    for label, value in (("Carrier", carrier), ("Tracking number", tracking),
+                         ("Tracking link", url)):
+        if value:
+            context[label] = clip(value, 500)
+    _items(fulfillment.get("line_items") or order.body.get("line_items"),
+           order.total and order.total[1], context)
+    fulfillment_id = _plain_id(fulfillment.get("id"))
+    key = (f"shopify:fulfillment:{fulfillment_id}" if partial and fulfillment_id
+           else f"shopify:order:{order.id}:fulfilled")
+    return _activity(d, order, f"Order {order.label} {verb}",
+                     f"Order {order.label} was {verb}{via}{number}.", d.system(), context,
+                     _when(d, fulfillment, "created_at", "updated_at") if fulfillment
+                     else _when(d, order.body, "updated_at"), key)
+
+
+def _refunded(d: _Delivery, order: _Order | None = None,
+              refund: dict[str, Any] | None = None) -> Activity:
+    """refunds/create carries the refund alone (its order only as ``order_id``, no customer unless
+    the producer added ``email``/``customer``); orders/updated passes the order it came in."""
+    refund = d.body if refund is None else refund
+    refund_id = _id(refund, "id", f"Shopify {d.topic} refund")
+    standalone = order is None
+    if order is None:
+        order_id = _plain_id(refund.get("order_id"))
+        if order_id is None:
+            raise TransformError(f"Shopify refund {refund_id} has no order_id")
+        contact, actor, name = _read_customer(d, refund)
+        order = _Order(order_id, order_id, None, contact, actor, name, refund)
+    label = f"order {order.id}" if standalone else f"order {order.label}"
+    back = _refund_amount(refund)
+    partly = back is not None and order.total is not None and back[1] == order.total[1] \
+        and back[0] < order.total[0]
+    status = "partly refunded" if partly else "refunded"
+    context = {"Order ID": order.id} if standalone else _summary(order, status)
+    context["Refund ID"] = refund_id
+    note = _str(refund, "note")
+    because = f": {clip(note, 300).rstrip('. ')}" if note else ""
+    if back and not partly and order.total == back:
+        context["Refunded amount"] = money(*back)
+        description = f"{label[:1].upper()}{label[1:]} was refunded in full ({money(*back)}){because}."
+    elif back:
+        context["Refunded amount"] = money(*back)
+        description = f"{money(*back)} of {label} was refunded{because}."
+    else:
+        description = f"{label[:1].upper()}{label[1:]} was refunded{because}."
+    if note:
+        context["Refund note"] = clip(note, 500)
+    lines = [line.get("line_item") for line in _list(refund, "refund_line_items")
+             if isinstance(line, dict)]
+    _items([line for line in lines if isinstance(line, dict)], back and back[1], context)
+    name = f"Order {status}" if standalone else f"Order {order.label} {status}"
+    return _activity(d, order, name, description, d.system(), context,
+                     _when(d, refund, "created_at", "processed_at"), f"shopify:refund:{refund_id}")
+
+
+def _checkout_started(d: _Delivery) -> Activity | None:
+    if d.body.get("completed_at"):
+        return None  # it became an order: orders/create tells that story
+    checkout = _read_order(d)
+    context = _summary(checkout, "started, not completed")
+    context.pop("Order number")
+    context["Checkout ID"] = context.pop("Order ID")
+    units = _items(checkout.body.get("line_items"), checkout.total and checkout.total[1], context)
+    if link := _str(checkout.body, "abandoned_checkout_url"):
+        context["Checkout link for the customer"] = clip(link, 500)
+    total = f" for {checkout.total_text()}" if checkout.total else ""
+    count = f" ({units} item{'' if units == 1 else 's'})" if units else ""
+    return Activity(name="Checkout started", contact=checkout.contact, actor=checkout.customer,
+                    source=d.source, timestamp=_when(d, checkout.body, "created_at", "updated_at"),
+                    description=f"{checkout.who()} started a checkout{total}{count} and has not "
+                                "completed it yet.",
+                    object=ActivityObject("checkout", checkout.id,
+                                          d.admin("checkouts", checkout.id)),
+                    context=context, key=f"shopify:checkout:{checkout.id}")
+
+
+def _updated(d: _Delivery) -> list[Activity]:
+    """orders/updated: the facts this update itself made (module docstring); [] filters it."""
+    order = _read_order(d)
+    updated = _time(order.body, "updated_at")
+    if updated is None:
+        return []
+
+    def fresh(obj: dict[str, Any], *keys: str) -> bool:
+        return any((t := _time(obj, key)) is not None and abs(t - updated) <= SAME_UPDATE
+                   for key in keys)
+
+    found: list[Activity] = []
+    if fresh(order.body, "cancelled_at"):
+        found.append(_cancelled(d, order))
+    for refund in _list(order.body, "refunds"):
+        if isinstance(refund, dict) and fresh(refund, "created_at", "processed_at"):
+            found.append(_refunded(d, order, refund))
+    for fulfillment in _fulfillments(order.body):
+        if fresh(fulfillment, "created_at", "updated_at"):
+            found.append(_fulfilled(d, order, fulfillment))
+            break
+    return found
+
+
+_BUILDERS: dict[str, Callable[[_Delivery], Any]] = {
+    "orders/create": _placed,
+    "orders/paid": _paid,
+    "orders/cancelled": _cancelled,
+    "orders/fulfilled": _fulfilled,
+    "orders/updated": _updated,
+    "refunds/create": _refunded,
+    "checkouts/create": _checkout_started,
+}
+
+
+def _refund_amount(refund: dict[str, Any]) -> tuple[Decimal, str] | None:
+    """The money that went back: the refund's successful refund transactions, in one currency."""
+    total, currency = Decimal(0), None
+    for transaction in _list(refund, "transactions"):
+        if not isinstance(transaction, dict) or _str(transaction, "kind") != "refund" \
+                or _str(transaction, "status") not in (None, "success"):
+            continue
+        amount, code = _amount(transaction.get("amount")), _code(transaction.get("currency"))
+        if amount is not None and code is not None and currency in (None, code):
+            total, currency = total + amount, code
+    return (total, currency) if currency else None
+
+
+# ---- small readers: lenient for optional fields, strict (TransformError) for essential ones ----
+
+
+def _fulfillments(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Fulfillments that did not fail, newest first."""
+    for item in reversed(_list(body, "fulfillments")):
+        if isinstance(item, dict) and _str(item, "status") not in ("failure", "error", "cancelled"):
+            yield item
+
+
+def _str(obj: Any, key: str) -> str | None:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _strs(obj: dict[str, Any], key: str) -> list[str | None]:
+    return [v.strip() or None if isinstance(v, str) else None for v in _list(obj, key)[:5]] or [None]
+
+
+def _obj(obj: Any, key: str) -> dict[str, Any]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _list(obj: Any, key: str) -> list[Any]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, list) else []
+
+
+def _first(*values: str | None) -> str | None:
+    return next((v for v in values if v), None)
+
+
+def _plain_id(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    return text if 0 < len(text) <= _MAX_ID else None
+
+
+def _id(obj: dict[str, Any], key: str, what: str) -> str:
+    value = ident(obj, key, key)
+    if value is None:
+        raise TransformError(f"{what} has no {key}")
+    if len(value) > _MAX_ID:
+        raise TransformError(f"{key}: {len(value)} characters is too long for an id")
+    return value
+
+
+def _bounded(value: str | None, what: str, limit: int) -> str | None:
+    if value is not None and len(value) > limit:
+        raise TransformError(f"customer {what} is {len(value)} characters long (at most {limit})")
+    return value
+
+
+def _amount(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = parse_amount(value)
+    except TransformError:
+        return None
+    return amount if abs(amount) < 10**15 else None
+
+
+def _code(value: Any) -> str | None:
+    ok = isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha()
+    return value.upper() if ok else None
+
+
+def _time(obj: dict[str, Any], key: str) -> datetime | None:
+    """An optional time; None when absent or unreadable."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    try:
+        return parse_time(value, key)
+    except TransformError:
+        return None
+
+
+def _when(d: _Delivery, obj: dict[str, Any], *keys: str) -> datetime:
+    """The time of what happened: the first of ``keys`` present (rejected when unreadable, never
+    silently replaced), else the Kafka message's time."""
+    for key in keys:
+        if obj.get(key) is not None:
+            return parse_time(obj[key], key)
+    if d.meta.timestamp is not None:
+        return d.meta.timestamp
+    raise TransformError(f"Shopify {d.topic} payload has none of {', '.join(keys)} and its Kafka "
+                         "message has no timestamp")
+
+
+shopify_activity = configure()
