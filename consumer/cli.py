@@ -67,6 +67,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from consumer.redrive import add_parser as add_redrive_parser
     from consumer.sandbox.cli import add_parser as add_sandbox_parser
+    from consumer.try_command import add_parser as add_try_parser
 
     parser = argparse.ArgumentParser(
         prog="activity-consumer",
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default: when run from a terminal)")
     demo.set_defaults(func=cmd_demo)
 
+    add_try_parser(sub)
     add_redrive_parser(sub)
     add_sandbox_parser(sub)
     return parser

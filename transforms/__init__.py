@@ -5,7 +5,8 @@ Activity against the contract (shared/freshdesk-contract.md) and gives the reque
 
 Built-ins (BUILTIN_TRANSFORMS): ``orders`` and ``payments`` (docs/event-schema.md), ``shopify`` and
 ``stripe`` (docs/vendors.md; ``transforms.shopify.configure(...)`` and
-``transforms.stripe.configure(...)`` make configured ones). Your own: docs/write-a-transform.md.
+``transforms.stripe.configure(...)`` make configured ones). Your own: the README, "Write a
+transform in 10 minutes".
 """
 
 from transforms.activity import Activity, ActivityObject, Actor, Contact, Source

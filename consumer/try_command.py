@@ -1,0 +1,166 @@
+"""``activity-consumer try``: run a transform on events from files, without Kafka.
+
+Prints, for every event, the activity it becomes (the key and the request body, validated with
+``encode()`` exactly as the consumer would), or why it is filtered or rejected; ``--post`` sends
+each activity to a Freshdesk (or sandbox) and prints the answer. Exit code 0 when every event
+became an activity or was filtered, 1 when any was rejected (by the transform, the contract or
+Freshdesk), 2 when the transform or a file cannot be found.
+
+A FILE holds one JSON event (it may span lines) or JSON Lines, one event per line; ``-`` is stdin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import httpx
+import orjson
+
+from transforms import Activity, ContractError, EventMeta, TransformError, activity_key, encode
+from transforms import resolve as resolve_transform
+
+__all__ = ["add_parser", "run"]
+
+PATH = "/api/v2/contact-activities"  # as consumer.freshdesk.PATH, without importing its settings
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "try", help="show the activity each event in FILE becomes (no Kafka needed)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="a JSON event, or JSON Lines (one event per line); - reads stdin")
+    parser.add_argument("--transform", "-t", required=True,
+                        help="a built-in name (orders, payments, shopify, stripe) or an import "
+                             "path like mypackage.module:function")
+    parser.add_argument("--header", "-H", action="append", default=[], metavar="K=V",
+                        help="a Kafka message header for every event, e.g. "
+                             "X-Shopify-Topic=orders/create (repeatable)")
+    parser.add_argument("--topic", default="try", help="the Kafka topic the events seem to come "
+                                                       "from (default: try)")
+    parser.add_argument("--post", metavar="URL",
+                        help=f"also POST each activity to URL{PATH}, e.g. a sandbox "
+                             "http://127.0.0.1:8080 (or https://acme.freshdesk.com)")
+    parser.add_argument("--api-key", default=os.environ.get("FRESHDESK_API_KEY", "sandbox-key"),
+                        help="for --post (default: $FRESHDESK_API_KEY, else sandbox-key)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    try:
+        transform = resolve_transform(args.transform)
+        headers = tuple(_header(h) for h in args.header)
+    except (LookupError, ValueError) as e:
+        print(f"error: {e}", file=out)
+        return 2
+    client = None
+    if args.post:
+        client = httpx.Client(auth=httpx.BasicAuth(args.api_key, "X"), timeout=10,
+                              headers={"Content-Type": "application/json"})
+    rejected = 0
+    try:
+        for offset, (where, event) in enumerate(_events(args.files)):
+            print(f"== {where}", file=out)
+            if isinstance(event, _Unreadable):
+                print(f"rejected (decode): {event.reason}", file=out)
+                rejected += 1
+                continue
+            meta = EventMeta(args.topic, 0, offset, datetime.now(UTC), None, headers)
+            rejected += _show(transform, event, meta, client, args.post, out)
+    except OSError as e:
+        print(f"error: {e}", file=out)
+        return 2
+    finally:
+        if client is not None:
+            client.close()
+    return 1 if rejected else 0
+
+
+def _show(transform: Any, event: Any, meta: EventMeta, client: httpx.Client | None,
+          base_url: str | None, out: TextIO) -> int:
+    """Prints what ``event`` becomes; returns 1 when it was rejected, else 0."""
+    try:
+        result = transform(event, meta)
+    except TransformError as e:
+        print(f"rejected (transform): {e}", file=out)
+        return 1
+    except Exception as e:  # the consumer dead-letters these too; show it the same way
+        print(f"rejected (transform raised {type(e).__name__}): {e}", file=out)
+        return 1
+    if result is None or result == []:
+        print("filtered: the transform returned None (not for the timeline)", file=out)
+        return 0
+    activities = result if isinstance(result, list) else [result]
+    if not all(isinstance(a, Activity) for a in activities):
+        print(f"rejected (transform): returned {type(result).__name__}; expected Activity, a list "
+              "of them, or None", file=out)
+        return 1
+    failed = 0
+    for activity in activities:
+        try:
+            body = encode(activity)
+        except ContractError as e:
+            print(f"rejected (contract): {e}", file=out)
+            failed = 1
+            continue
+        print(f"activity  key={activity_key(activity, body)}", file=out)
+        print(orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode(), file=out)
+        if client is not None and base_url is not None:
+            failed |= _post(client, base_url, body, out)
+    return failed
+
+
+def _post(client: httpx.Client, base_url: str, body: bytes, out: TextIO) -> int:
+    url = base_url.rstrip("/") + PATH
+    try:
+        response = client.post(url, content=body)
+    except httpx.HTTPError as e:
+        print(f"posted to {url}: no answer ({type(e).__name__}: {e})", file=out)
+        return 1
+    ok = 200 <= response.status_code < 300
+    detail = "" if ok else f": {response.text[:500]}"
+    print(f"posted to {url}: {response.status_code} {response.reason_phrase}{detail}", file=out)
+    return 0 if ok else 1
+
+
+class _Unreadable:
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _events(paths: list[str]) -> Iterator[tuple[str, Any]]:
+    """``(where, event)`` for every event: the whole file as one JSON value when it is one, else
+    one per non-empty line."""
+    for path in paths:
+        name = "<stdin>" if path == "-" else path
+        text = sys.stdin.buffer.read() if path == "-" else _read(path)
+        try:
+            yield name, orjson.loads(text)
+            continue
+        except orjson.JSONDecodeError:
+            pass
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    yield f"{name}:{number}", orjson.loads(line)
+                except orjson.JSONDecodeError as e:
+                    yield f"{name}:{number}", _Unreadable(f"not JSON: {e}")
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _header(spec: str) -> tuple[str, bytes]:
+    name, sep, value = spec.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"--header {spec!r}: expected NAME=VALUE, e.g. X-Shopify-Topic=orders/create")
+    return name.strip(), value.encode()

@@ -1,0 +1,114 @@
+"""``activity-consumer try``: what it prints for activities, filtered and rejected events, and its
+exit codes, called through a throwaway parser (the lead wires it into consumer/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from consumer.try_command import add_parser
+
+VENDORS = Path(__file__).parents[1] / "fixtures" / "vendors"
+SHOPIFY_ORDER = VENDORS / "shopify" / "order_legacy_python-api.json"
+CHECKOUT = VENDORS / "stripe" / "evt_checkout.session.completed_2020-03-02.json"
+CANCELED = VENDORS / "stripe" / "evt_payment_intent.canceled_2025-05-28.basil.json"
+DISPUTE = VENDORS / "stripe" / "evt_charge.dispute.created_2020-03-02.json"
+
+
+def try_(*argv: str) -> tuple[int, str]:
+    parser = argparse.ArgumentParser(prog="activity-consumer")
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["try", *argv])
+    out = io.StringIO()
+    return args.func(args, out), out.getvalue()
+
+
+def test_shopify_delivery_prints_the_activity_and_its_key() -> None:
+    code, out = try_("--transform", "shopify", "--header", "X-Shopify-Topic=orders/create",
+                     "-H", "X-Shopify-Shop-Domain=jsmith.myshopify.com", str(SHOPIFY_ORDER))
+    assert code == 0
+    assert out.startswith(f"== {SHOPIFY_ORDER}\nactivity  key=shopify:order:450789469:placed\n{{\n")
+    assert '    "name": "Order #1001 placed",' in out
+    assert '      "link": "https://jsmith.myshopify.com/admin/orders/450789469"' in out
+    assert '    "email": "bob.norman@hostmail.com"' in out
+
+
+def test_stripe_event_prints_the_activity() -> None:
+    code, out = try_("-t", "stripe", str(CHECKOUT))
+    assert code == 0
+    assert "activity  key=stripe:evt_T8nSaZqtPudigUMqnnbY4D4v" in out
+    assert '"description": "Copple completed checkout and paid 9.99 EUR."' in out
+
+
+def test_filtered_event_says_so_and_exits_0() -> None:
+    code, out = try_("-t", "stripe", str(CANCELED))
+    assert code == 0
+    assert out.endswith("filtered: the transform returned None (not for the timeline)\n")
+
+
+def test_rejected_event_prints_the_reason_and_exits_1() -> None:
+    code, out = try_("-t", "stripe", str(CHECKOUT), str(DISPUTE))
+    assert code == 1
+    assert "Checkout completed" in out  # the good one is still shown
+    assert ("rejected (transform): Stripe charge.dispute.created dp_1MLuxQJDPojXS6LNrukJCBBG has "
+            "no customer email or phone; Stripe sent no customer id either") in out
+
+
+def test_json_lines_show_each_line_with_its_number(tmp_path: Path) -> None:
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(b"\n".join([CHECKOUT.read_bytes().replace(b"\n", b""),
+                                  b"", CANCELED.read_bytes().replace(b"\n", b"")]) + b"\n")
+    code, out = try_("-t", "stripe", str(lines))
+    assert code == 0
+    assert f"== {lines}:1\nactivity  key=stripe:evt_T8nSaZqtPudigUMqnnbY4D4v" in out
+    assert f"== {lines}:3\nfiltered:" in out
+
+
+def test_a_line_that_is_not_json_is_rejected(tmp_path: Path) -> None:
+    lines = tmp_path / "events.jsonl"
+    lines.write_text('{"type": "charge.pending", "id": "evt_1"}\n{"type": \n')
+    code, out = try_("-t", "stripe", str(lines))
+    assert code == 1
+    assert f"== {lines}:1\nfiltered:" in out
+    assert f"== {lines}:2\nrejected (decode): not JSON:" in out
+
+
+def test_stdin_is_read_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(CHECKOUT.read_bytes())))
+    code, out = try_("-t", "stripe", "-")
+    assert code == 0
+    assert out.startswith("== <stdin>\nactivity  key=stripe:evt_T8nSaZqtPudigUMqnnbY4D4v")
+
+
+def test_a_contract_violation_is_shown_as_rejected(tmp_path: Path) -> None:
+    event = tmp_path / "e.json"
+    event.write_text('{"event_id": 1, "type": "order.created", "occurred_at": 1714557600, '
+                     '"customer": {"email": "rachel@example.com"}, "order": {"id": 1}}')
+    code, out = try_("-t", "tests.unit.test_try_command:nameless_activity", str(event))
+    assert code == 1
+    assert "rejected (contract): activity.name: must be 1-255 characters (got 0)" in out
+
+
+def nameless_activity(event: object, meta: object) -> object:
+    """A custom transform with a bug, found by import path above: it builds an empty name."""
+    from transforms.orders import order_activity
+
+    activity = order_activity(event, meta)  # type: ignore[arg-type]
+    return activity and dataclasses.replace(activity, name="")
+
+
+def test_unknown_transform_and_bad_header_exit_2() -> None:
+    code, out = try_("-t", "shopfiy", str(SHOPIFY_ORDER))
+    assert code == 2 and "unknown transform 'shopfiy'" in out
+    code, out = try_("-t", "shopify", "-H", "X-Shopify-Topic", str(SHOPIFY_ORDER))
+    assert code == 2 and "expected NAME=VALUE" in out
+
+
+def test_a_missing_file_exits_2(tmp_path: Path) -> None:
+    code, out = try_("-t", "stripe", str(tmp_path / "nope.json"))
+    assert code == 2 and "No such file" in out
