@@ -1,5 +1,6 @@
 """The README's worked example ("Write a transform in 10 minutes", examples/returns_transform.py)
-does what the guide says: found by import path, one activity per status, filtered or rejected with a reason."""
+does what the guide says: found by import path, one activity per status, filtered or rejected
+with a reason."""
 
 from __future__ import annotations
 
