@@ -39,7 +39,7 @@ def _wait_health(running, timeout: float = 20.0) -> int:
 
 def test_prometheus_sees_delivered_total_lag_and_budget_of_a_real_run(
         kafka_broker, topic_factory, produce, sandbox_factory, consumer_setup, run_consumer,
-        prometheus):
+        prometheus, capsys):
     sandbox = sandbox_factory(rate_limit=5000, window_seconds=600)
     topic = topic_factory(partitions=3, prefix="orders")
     tag = uuid.uuid4().hex[:6]
@@ -63,9 +63,10 @@ def test_prometheus_sees_delivered_total_lag_and_budget_of_a_real_run(
     dead = prom.wait_for('sum(activity_consumer_dead_letters_total{reason="decode"})',
                          lambda r: r and float(r[0]["value"][1]) == 1, timeout=30)
     peak_lag = prom.query("max_over_time(sum(activity_consumer_lag_messages)[5m:1s])")
-    print(f"\nPromQL: delivered_total={delivered[0]['value'][1]} lag={lag[0]['value'][1]} "
-          f"peak_lag={peak_lag[0]['value'][1]} budget_remaining={remaining[0]['value'][1]} "
-          f"budget_total={total[0]['value'][1]} dead_letters_decode={dead[0]['value'][1]}")
+    with capsys.disabled():
+        print(f"\nPromQL: delivered_total={delivered[0]['value'][1]} lag={lag[0]['value'][1]} "
+              f"peak_lag={peak_lag[0]['value'][1]} budget_remaining={remaining[0]['value'][1]} "
+              f"budget_total={total[0]['value'][1]} dead_letters_decode={dead[0]['value'][1]}")
     assert float(total[0]["value"][1]) == 5000
     assert 0 < float(peak_lag[0]["value"][1]) <= 201
     assert len(sandbox.requests()) == 200, "every call spent the shared budget once"
