@@ -77,7 +77,6 @@ class ActivityConsumer:
         self._group = str(config.kafka["group.id"])
         self._breakers = TopicBreakers(config.dead_letter.breaker)
         self._stopped_topics: set[str] = set()  # topics whose breaker tripped
-        self._held: dict[TP, list[Message]] = {}  # dead letters a tripped breaker holds back
         self._health: HealthServer | None = None
 
     def stop(self) -> None:
@@ -190,7 +189,7 @@ class ActivityConsumer:
             log.error("dead-letter breaker tripped for topic %s: %s. Its partitions are paused and "
                       "nothing more is dead-lettered or committed for it; fix the cause (a bad "
                       "deploy?) and restart", msg.topic, reason)
-        self._held.setdefault(msg.tp, []).append(msg)
+        # Nothing else to do: never settled, the message holds its partition's watermark.
 
     def _dead_lettered(self, msg: Message, failure: Failure) -> None:
         self.counts.dead_lettered += 1
@@ -256,7 +255,6 @@ class ActivityConsumer:
         self._commit(only=tps)
         for tp in tps:
             self.book.forget(tp)
-            self._held.pop(tp, None)
             self._forget_gauges(tp)
         self.metrics.rebalances.labels("revoked").inc()
         log.info("revoked", extra={"partitions": _names(partitions), "abandoned": abandoned})

@@ -131,7 +131,10 @@ async def post_contact_activity(request: web.Request) -> web.StreamResponse:
     # the timeline falls back to the time received, as Freshdesk does.
     happened_at = parse_utc_timestamp(activity["timestamp"]) if "timestamp" in activity else None
     record = state.store.add_activity(*identifier, activity, happened_at)
-    state.log_request(200, identifier[1])
+    # Whether anyone is left to read this 200: a client that timed out or died meanwhile never
+    # learns the activity is stored, and its retry (or its successor) posts it again.
+    gone = request.transport is None or request.transport.is_closing()
+    state.log_request(200, identifier[1], activity_id=record["id"], client_gone=gone)
     return _json(200, record, spend.headers())
 
 

@@ -37,10 +37,11 @@ class SandboxState:
         )
 
     def log_request(self, status: int | None, contact: str | None,
-                    fault: str | None = None) -> None:
-        """`status` is None for a dropped connection; `fault` names an injected one."""
+                    fault: str | None = None, **details: Any) -> None:
+        """`status` is None for a dropped connection; `fault` names an injected one; `details`
+        (e.g. the stored activity's id) are kept with the entry."""
         self.requests.append({"at": time.time(), "status": status, "contact": contact,
-                              "fault": fault})
+                              "fault": fault, **details})
 
     def set_api_keys(self, keys: tuple[str, ...] | list[str],
                      forbidden: tuple[str, ...] | list[str] = ()) -> None:

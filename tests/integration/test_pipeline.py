@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Consumer
 
 from consumer.samples import order_event, payment_event
+from tests.fixtures.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -31,22 +31,6 @@ def _order_events(n: int, customers: int = 50, tag: str = "") -> list[dict[str, 
     tag = tag or uuid.uuid4().hex[:6]
     return [order_event(i, email=f"c{i % customers}-{tag}@example.com",
                         customer=f"c{i % customers}-{tag}") for i in range(n)]
-
-
-def _read_all(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list[Any]:
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4()}",
-                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    reader.subscribe([topic])
-    found: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(found) < expect and time.monotonic() < deadline:
-            m = reader.poll(0.5)
-            if m is not None and m.error() is None:
-                found.append(m)
-    finally:
-        reader.close()
-    return found
 
 
 def test_thousand_events_over_three_partitions_land_once_and_commit_to_the_end(
@@ -119,7 +103,7 @@ def test_bad_messages_are_dead_lettered_with_reasons_and_the_rest_flows(
     delivered = {r["activity"]["object"]["id"] for r in sandbox.activities()}
     assert delivered == {str(e["order"]["id"]) for e in good}
 
-    dead = _read_all(kafka_broker.bootstrap, f"{topic}.dlq", expect=3)
+    dead = read_topic(kafka_broker.bootstrap, f"{topic}.dlq", expect=3)
     assert len(dead) == 3
     by_offset = {}
     for m in dead:

@@ -347,3 +347,5 @@ def test_slow_answer_after_the_client_gave_up_is_dropped_unprocessed(sandbox):
                    auth=("sandbox-key", "X"), timeout=0.2)
     time.sleep(0.8)
     assert len(sandbox.activities()) == 1, "a delayed request is processed all the same"
+    answered = [r for r in sandbox.requests() if r["status"] == 200]
+    assert answered[-1]["client_gone"] is True, "its 200 reached no one, and the log says so"

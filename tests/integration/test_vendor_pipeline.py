@@ -7,16 +7,14 @@ and the sandbox's timelines and the dead-letter topic must show exactly what doc
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 
 from consumer.try_command import add_parser
+from tests.fixtures.kafka import read_topic
 from transforms import stripe
 
 pytestmark = pytest.mark.integration
@@ -33,22 +31,6 @@ def sandbox(sandbox_factory: Any) -> Any:
 
 def _body(vendor: str, name: str) -> bytes:
     return (VENDORS / vendor / name).read_bytes()
-
-
-def _dead_letters(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list[Any]:
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4()}",
-                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    reader.subscribe([f"{topic}.dlq"])
-    found: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(found) < expect and time.monotonic() < deadline:
-            m = reader.poll(0.5)
-            if m is not None and m.error() is None:
-                found.append(m)
-    finally:
-        reader.close()
-    return found
 
 
 def _errors(messages: list[Any]) -> dict[int, str]:
@@ -98,7 +80,7 @@ def test_shopify_deliveries_land_on_the_right_timelines_and_the_rest_is_explaine
     assert by_name["Order #9999 cancelled"]["activity"]["object"]["id"] == "820982911946154508"
     assert by_name["Order #1009 refunded"]["contact"] == {"email": "russel.winfield@example.com"}
 
-    errors = _errors(_dead_letters(kafka_broker.bootstrap, topic, expect=2))
+    errors = _errors(read_topic(kafka_broker.bootstrap, f"{topic}.dlq", expect=2))
     assert sorted(errors) == [6, 7]
     assert "5324830114101 has no customer email or phone" in errors[6]
     assert "subscribe to orders/updated" in errors[7]
@@ -129,7 +111,7 @@ def test_stripe_events_with_an_email_land_and_the_rest_is_dead_lettered_with_the
         ("Checkout completed", "billz@supabase.io"),
         ("Payment failed", "julienbourdeau@hey.com"),
     ]
-    errors = _errors(_dead_letters(kafka_broker.bootstrap, topic, expect=9))
+    errors = _errors(read_topic(kafka_broker.bootstrap, f"{topic}.dlq", expect=9))
     assert len(errors) == 9  # the canceled intent is filtered, not dead
     fixes = [e for e in errors.values() if "configure stripe.configure(external_id=" in e]
     assert len(fixes) == 6  # the other 3 name no customer at all (both disputes, a docs charge)
@@ -147,7 +129,7 @@ def test_stripe_events_land_by_customer_id_with_a_configured_transform(
     contacts = [r["contact"] for r in stored]
     assert {"unique_external_id": "stripe:cus_SR8o2vcGRkVb6v"} in contacts
     assert {"email": "billz@supabase.io"} in contacts  # an email still comes first
-    errors = _errors(_dead_letters(kafka_broker.bootstrap, topic, expect=3))
+    errors = _errors(read_topic(kafka_broker.bootstrap, f"{topic}.dlq", expect=3))
     assert len(errors) == 3
     assert all("Stripe sent no customer id either" in e for e in errors.values())
 
