@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import platform
 import socket
@@ -68,7 +69,7 @@ async def bench(url: str, n: int, concurrency: int) -> dict[str, float]:
     try:
         from httpx_aiohttp import AiohttpTransport
     except ImportError:
-        AiohttpTransport = None  # noqa: N806
+        AiohttpTransport = None
     if AiohttpTransport is not None:
         transport = AiohttpTransport(client=lambda: aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=concurrency)))
@@ -76,7 +77,8 @@ async def bench(url: str, n: int, concurrency: int) -> dict[str, float]:
             results["httpx + aiohttp transport"] = await run(
                 lambda: _status(client.post(url, content=BODY)), n, concurrency)
 
-    async with aiohttp.ClientSession(auth=aiohttp.BasicAuth(*AUTH), headers=headers,
+    basic = "Basic " + base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+    async with aiohttp.ClientSession(headers={**headers, "Authorization": basic},
                                      connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         async def post() -> int:
             async with session.post(url, data=BODY) as response:

@@ -7,10 +7,13 @@ shared/freshdesk-contract.md live in exactly one table here (:func:`classify`).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from consumer.config import FreshdeskSettings
 
@@ -72,6 +75,16 @@ def classify(status: int, headers: httpx.Headers, body: str,
     return Reply(answer, status, detail, None, total, remaining)
 
 
+def _transport_failure(e: BaseException) -> str:
+    """'timed out: …' or 'connection failed: …', judged by the original error: the aiohttp
+    transport reports a dropped connection as httpx.ConnectTimeout."""
+    cause = e.__cause__ or e
+    timed_out = isinstance(cause, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)) or (
+        cause is e and isinstance(e, httpx.TimeoutException))
+    kind = "timed out" if timed_out else "connection failed"
+    return f"{kind}: {type(cause).__name__}: {cause}"[:_BODY_KEEP]
+
+
 class FreshdeskClient:
     """Posts activity bodies (already encoded JSON) to one account."""
 
@@ -81,6 +94,10 @@ class FreshdeskClient:
         limits = httpx.Limits(
             max_connections=settings.max_in_flight, max_keepalive_connections=settings.max_in_flight
         )
+        if transport is None:
+            # httpx's API on aiohttp's HTTP/1.1 engine: bench/http_client.py measured ~10x less
+            # CPU per POST than httpx's own transport at 32 in flight (304 vs 3,141 µs here).
+            transport = AiohttpTransport(limits=limits)
         self._http = httpx.AsyncClient(
             auth=httpx.BasicAuth(settings.api_key.get_secret_value(), "X"),
             headers={"Content-Type": "application/json",
@@ -96,10 +113,8 @@ class FreshdeskClient:
     async def post(self, body: bytes) -> Reply:
         try:
             response = await self._http.post(self.url, content=body)
-        except httpx.TimeoutException as e:
-            return Reply(Answer.TRANSIENT, None, f"timed out: {type(e).__name__}")
-        except httpx.TransportError as e:
-            return Reply(Answer.TRANSIENT, None, f"connection failed: {type(e).__name__}: {e}")
+        except (TimeoutError, httpx.TransportError, aiohttp.ClientError, OSError) as e:
+            return Reply(Answer.TRANSIENT, None, _transport_failure(e))
         return classify(response.status_code, response.headers, response.text, self._retry_statuses)
 
     async def aclose(self) -> None:

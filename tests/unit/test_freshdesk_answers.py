@@ -1,9 +1,10 @@
+import aiohttp
 import httpx
 import pytest
 
 from consumer.config import RetrySettings
 from consumer.delivery import backoff
-from consumer.freshdesk import Answer, classify
+from consumer.freshdesk import Answer, _transport_failure, classify
 
 H = httpx.Headers({"X-RateLimit-Total": "700", "X-RateLimit-Remaining": "12"})
 
@@ -35,3 +36,25 @@ def test_backoff_grows_to_its_cap_and_jitter_only_shortens_it():
     assert backoff(3, retry, rand=lambda: 0.75) == pytest.approx(0.5)
     no_jitter = RetrySettings(jitter=0)
     assert backoff(1, no_jitter, rand=lambda: 0.9) == no_jitter.initial_backoff_s
+
+
+def _mapped(original: BaseException, as_: type[httpx.HTTPError]) -> httpx.HTTPError:
+    """What the aiohttp transport raises: an httpx error caused by aiohttp's."""
+    try:
+        raise as_(str(original)) from original
+    except httpx.HTTPError as e:
+        return e
+
+
+def test_a_dropped_connection_is_a_connection_failure_even_when_reported_as_a_timeout():
+    # httpx-aiohttp maps every aiohttp.ClientConnectionError to httpx.ConnectTimeout.
+    dropped = _mapped(aiohttp.ServerDisconnectedError(), httpx.ConnectTimeout)
+    assert _transport_failure(dropped).startswith("connection failed: ServerDisconnectedError")
+
+
+def test_a_read_timeout_is_a_timeout():
+    slow = _mapped(aiohttp.SocketTimeoutError("Timeout on reading data from socket"),
+                   httpx.ReadTimeout)
+    assert _transport_failure(slow).startswith("timed out")
+    assert _transport_failure(httpx.ReadTimeout("plain httpx")).startswith("timed out")
+    assert _transport_failure(ConnectionResetError("reset")).startswith("connection failed")

@@ -4,7 +4,7 @@ The route/transform station runs on the poll thread for every message, delivered
 it must stay in the tens of µs (shared/architecture.md). One representative event per built-in
 transform, and one event each transform filters:
 
-    .venv/bin/python bench/transforms.py [--n 20000] [--repeat 5]
+    .venv/bin/python bench/transform_cost.py [--n 20000] [--repeat 5]
 
 Prints the best of --repeat runs (best, because a noisy 2-core machine only ever adds time).
 """
