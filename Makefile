@@ -25,7 +25,7 @@ kafka-jars: setup                   ## Apache Kafka from Maven Central into ~/.c
 	$(BIN)/python -c 'from consumer.local_kafka import ensure_kafka_jars; ensure_kafka_jars()'
 
 lint: setup
-	$(BIN)/ruff check consumer transforms tests
+	$(BIN)/ruff check consumer transforms tests bench examples
 
 clean:
 	rm -rf $(VENV) .demo *.egg-info

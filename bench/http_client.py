@@ -125,7 +125,7 @@ def main() -> int:
             print(f"\nconcurrency {concurrency}: client CPU per POST")
             for name, cpu in best.items():
                 print(f"  {name:28} {cpu / args.requests * 1e6:7.0f} µs   "
-                      f"{cpu / floor:4.1f}× bare aiohttp")
+                      f"{cpu / floor:4.1f}x bare aiohttp")
     finally:
         server.terminate()
         server.wait(10)

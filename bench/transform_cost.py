@@ -70,7 +70,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; best of {args.repeat} × {args.n} messages")
+          f"Python {platform.python_version()}; best of {args.repeat} x {args.n} messages")
     for name, label, raw, meta in cases():
         transform = BUILTIN_TRANSFORMS[name]
         best = min(per_message(transform, raw, meta, args.n) for _ in range(args.repeat))
