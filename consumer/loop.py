@@ -33,6 +33,7 @@ from consumer.dead_letter import DeadLetterProducer, Failure
 from consumer.delivery import Deliverer, Job
 from consumer.freshdesk import FreshdeskClient
 from consumer.health import HealthServer, poll_liveness
+from consumer.lag import partition_lag
 from consumer.ledger import make_ledger
 from consumer.message import Message
 from consumer.metrics import METRICS, Metrics
@@ -339,16 +340,16 @@ class ActivityConsumer:
         return True, "ok"
 
     def _update_lag_gauges(self) -> None:
-        """Lag in messages (end of partition - watermark) and seconds (age of the oldest pending)."""
+        """Lag in messages (end of partition - first unsettled) and seconds (oldest pending's age)."""
         now = time.time()
         self.metrics.pending.set(self.book.pending())
-        for (topic, partition), part in self.book.partitions().items():
-            _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                           cached=True)
-            position = part.watermark if part.watermark is not None else part.committed
-            labels = (topic, str(partition))
-            if high >= 0 and position is not None:
-                self.metrics.lag_messages.labels(*labels).set(max(0, high - position))
+        parts = self.book.partitions()
+        lags = partition_lag(self._consumer, list(parts),
+                             {tp: part.next_unsettled for tp, part in parts.items()})
+        for tp, part in parts.items():
+            labels = (tp[0], str(tp[1]))
+            if tp in lags:  # unknown until the partition's first fetch: keep the last value
+                self.metrics.lag_messages.labels(*labels).set(lags[tp])
             oldest = part.oldest_timestamp
             self.metrics.time_lag_seconds.labels(*labels).set(
                 max(0.0, now - oldest) if oldest else 0.0)

@@ -43,6 +43,13 @@ class PartitionOffsets:
             self.watermark = first + 1
 
     @property
+    def next_unsettled(self) -> int | None:
+        """Where this partition's lag starts: the oldest offset not settled, else the watermark."""
+        if self._taken:
+            return self._taken[0]
+        return self.watermark if self.watermark is not None else self.committed
+
+    @property
     def oldest_timestamp(self) -> float | None:
         """Kafka timestamp (epoch s) of the oldest message not yet covered by the watermark."""
         return self._times[0] if self._times else None

@@ -143,6 +143,14 @@ def test_refused_credentials_deliver_and_commit_nothing_until_fixed(
     while sum(r["status"] == status for r in sandbox.requests()) < 3:  # the probe kept trying
         assert time.monotonic() < deadline, "the halted consumer did not probe"
         time.sleep(0.2)
+    registry = running.consumer.metrics.registry
+    while sum(registry.get_sample_value("activity_consumer_lag_messages",
+                                        {"topic": topic, "partition": p}) or 0
+              for p in ("0", "1")) != 30:  # the alerts need the halted backlog as lag
+        assert time.monotonic() < deadline + 10, "a halted consumer must show its lag"
+        time.sleep(0.2)
+    assert registry.get_sample_value("activity_consumer_halted", {"reason": (
+        "forbidden" if status == 403 else "unauthorized")}) == 1
     assert running.stop() == 0
     assert sandbox.activities() == []
     assert bad.committed_and_end() == (0, 30)

@@ -58,3 +58,16 @@ def test_commit_policy_by_time_or_count_and_never_when_idle():
     assert policy.due(now=10.0, last_commit=9.5, settled_since=100)
     assert not policy.due(now=10.0, last_commit=9.5, settled_since=99)
     assert policy.due(now=10.6, last_commit=9.5, settled_since=1)
+
+
+def test_lag_starts_at_the_oldest_unsettled_offset_even_before_anything_settled():
+    part = PartitionOffsets()
+    assert part.next_unsettled is None, "nothing known: the lag helper counts from the low mark"
+    for offset in (40, 41, 42):
+        part.take(offset)
+    assert part.next_unsettled == 40, "a halted consumer that settled nothing still shows its lag"
+    part.done(40)
+    part.done(42)
+    assert part.next_unsettled == 41
+    part.done(41)
+    assert part.next_unsettled == 43 == part.watermark
