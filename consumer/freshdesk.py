@@ -15,7 +15,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from consumer.config import FreshdeskSettings
+from consumer.config import FreshdeskSettings, RetrySettings
 
 __all__ = ["PATH", "Answer", "FreshdeskClient", "Reply", "classify"]
 
@@ -49,7 +49,7 @@ def _int_header(headers: httpx.Headers, name: str) -> int | None:
         return None
 
 
-_RETRY_STATUSES = frozenset({408, 500, 502, 503, 504})
+_RETRY_STATUSES = RetrySettings().statuses  # one source: the config default
 
 
 def classify(status: int, headers: httpx.Headers, body: str,
