@@ -143,7 +143,7 @@ class ActivityConsumer:
         route = self.router.route_for(msg.topic)
         transform = route.subscription.transform if route else "none"
         started = time.perf_counter()
-        outcome = self.router.process(msg)
+        outcome = self.router.process(msg, route)
         self.metrics.transform_seconds.labels(transform).observe(time.perf_counter() - started)
         self.metrics.consumed.labels(msg.topic).inc()
         if outcome is None:

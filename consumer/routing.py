@@ -106,8 +106,8 @@ class Router:
         self._cache[topic] = route
         return route
 
-    def process(self, msg: Message) -> Outcome:
-        route = self.route_for(msg.topic)
+    def process(self, msg: Message, route: Route | None) -> Outcome:
+        """``route`` is ``route_for(msg.topic)``, looked up once by the caller (it labels metrics too)."""
         if route is None:
             if self._dead_letter_topic.match(msg.topic):
                 return None  # a dead-letter topic caught by a pattern: leave it alone
