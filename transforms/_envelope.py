@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from transforms.activity import Actor, Contact, Source
+from transforms.activity import Activity, ActivityObject, Actor, Contact, Source
 from transforms.event import EventMeta, TransformError
 from transforms.money import parse_amount
 from transforms.timefmt import parse_time
@@ -34,6 +34,13 @@ class Envelope:
     def system(self) -> Actor:
         """The shop or processor as actor, for what it did rather than the customer."""
         return Actor(id=self.source.id, name=self.source.name, type="system")
+
+    def activity(self, name: str, description: str, actor: Actor, context: dict[str, Any],
+                 obj: ActivityObject, key: str) -> Activity:
+        """The activity for this event: the envelope's contact, source and time, and the rest."""
+        return Activity(name=name, contact=self.contact, actor=actor, source=self.source,
+                        timestamp=self.timestamp, description=description, object=obj,
+                        context=context, key=key)
 
 
 def event_type(event: Any) -> str:

@@ -78,18 +78,9 @@ def order_activity(event: Any, meta: EventMeta) -> Activity | None:
         return None
     env = read_envelope(event, meta, "shop")
     order = _read_order(event, kind)
-    name, description, actor, context = build(event, env, order)
-    return Activity(
-        name=name,
-        contact=env.contact,
-        actor=actor,
-        source=env.source,
-        timestamp=env.timestamp,
-        description=description,
-        object=ActivityObject(type="order", id=order.id, link=order.link),
-        context=context,
-        key=f"orders:{env.event_id}",
-    )
+    return env.activity(*build(event, env, order),
+                        obj=ActivityObject(type="order", id=order.id, link=order.link),
+                        key=f"orders:{env.event_id}")
 
 
 def _read_order(event: dict[str, Any], kind: str) -> _Order:

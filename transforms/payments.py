@@ -115,18 +115,9 @@ def payment_activity(event: Any, meta: EventMeta) -> Activity | None:
         return None
     env = read_envelope(event, meta, "shop")
     payment = _read_payment(event, kind)
-    name, description, actor, context = build(event, env, payment)
-    return Activity(
-        name=name,
-        contact=env.contact,
-        actor=actor,
-        source=env.source,
-        timestamp=env.timestamp,
-        description=description,
-        object=ActivityObject(type="payment", id=payment.id, link=payment.link),
-        context=context,
-        key=f"payments:{env.event_id}",
-    )
+    return env.activity(*build(event, env, payment),
+                        obj=ActivityObject(type="payment", id=payment.id, link=payment.link),
+                        key=f"payments:{env.event_id}")
 
 
 def _read_payment(event: dict[str, Any], kind: str) -> _Payment:
