@@ -61,7 +61,7 @@ def wait_until_committed(bootstrap: str, group: str, topics: tuple[str, ...],
         if time.monotonic() > deadline:
             raise TimeoutError(f"group {group} committed {committed} of {end} messages "
                                f"within {timeout:.0f}s")
-        time.sleep(0.5)
+        time.sleep(0.25)
 
 
 def _dead_letters(bootstrap: str, topics: list[str]) -> list[dict[str, str]]:
