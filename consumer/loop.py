@@ -38,7 +38,7 @@ from consumer.ledger import make_ledger
 from consumer.message import Message
 from consumer.metrics import METRICS, Metrics
 from consumer.offsets import CommitPolicy, OffsetBook
-from consumer.routing import Router
+from consumer.routing import Route, Router
 
 __all__ = ["ActivityConsumer", "Counts"]
 
@@ -47,6 +47,14 @@ log = logging.getLogger("consumer.loop")
 TP = tuple[str, int]
 _BATCH = 500  # messages per consume() call: amortises the call, bounded by max_pending
 _GAUGE_INTERVAL_S = 2.0  # lag gauges: often enough for alerts, rare enough to cost nothing
+
+
+@dataclass(frozen=True, slots=True)
+class _TopicMetrics:
+    transform: str  # the topic's transform name: a metric label and the Job's
+    consumed: Any
+    filtered: Any
+    transform_seconds: Any
 
 
 @dataclass(slots=True)
@@ -79,6 +87,7 @@ class ActivityConsumer:
         self._breakers = TopicBreakers(config.dead_letter.breaker)
         self._stopped_topics: set[str] = set()  # topics whose breaker tripped
         self._health: HealthServer | None = None
+        self._per_topic: dict[str, _TopicMetrics] = {}
 
     def stop(self) -> None:
         """Ask the loop to shut down (safe from a signal handler or another thread)."""
@@ -141,20 +150,29 @@ class ActivityConsumer:
         self.counts.consumed += 1
         self.book.take(msg.tp, msg.offset, (msg.timestamp_ms or 0) / 1000)
         route = self.router.route_for(msg.topic)
-        transform = route.subscription.transform if route else "none"
+        per_topic = self._per_topic.get(msg.topic) or self._topic_metrics(msg.topic, route)
         started = time.perf_counter()
         outcome = self.router.process(msg, route)
-        self.metrics.transform_seconds.labels(transform).observe(time.perf_counter() - started)
-        self.metrics.consumed.labels(msg.topic).inc()
+        per_topic.transform_seconds.observe(time.perf_counter() - started)
+        per_topic.consumed.inc()
         if outcome is None:
             self.counts.filtered += 1
-            self.metrics.filtered.labels(msg.topic, transform).inc()
+            per_topic.filtered.inc()
             self._breakers.record(msg.topic, False)
             self.book.done(msg.tp, msg.offset)
         elif isinstance(outcome, Failure):
             self._dead_letter(msg, outcome)
         else:
-            self._bridge.call_soon(self._deliverer.start, Job(msg, outcome, transform))
+            self._bridge.call_soon(self._deliverer.start, Job(msg, outcome, per_topic.transform))
+
+    def _topic_metrics(self, topic: str, route: Route | None) -> _TopicMetrics:
+        """The topic's labelled metric children, made once: labels() costs more than a filter."""
+        transform = route.subscription.transform if route else "none"
+        m = self.metrics
+        made = self._per_topic[topic] = _TopicMetrics(
+            transform, m.consumed.labels(topic), m.filtered.labels(topic, transform),
+            m.transform_seconds.labels(transform))
+        return made
 
     def _settle_finished(self, wait: float = 0.0) -> None:
         """Settle what the delivery station finished; optionally wait a little for the first."""
