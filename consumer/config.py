@@ -241,9 +241,27 @@ def parse_config(
     if problems:
         raise ConfigError(path, problems)
     try:
-        return Config.model_validate(document)
+        config = Config.model_validate(document)
     except ValidationError as e:
         raise ConfigError(path, [_problem_from(err) for err in e.errors()]) from None
+    if problems := _across_sections(config):
+        raise ConfigError(path, problems)
+    return config
+
+
+def _across_sections(config: Config) -> list[Problem]:
+    """Settings that are each valid but wrong together."""
+    problems = []
+    lease, timeout = config.ledger.lease_s, config.freshdesk.timeout_s
+    if config.ledger.backend == "redis" and lease <= timeout:
+        problems.append(Problem(
+            key="ledger.lease_s",
+            message=f"{lease:g} s is not longer than freshdesk.timeout_s ({timeout:g} s): another "
+                    "replica could claim a key while its request is still on the wire and post "
+                    "it a second time",
+            fix=f"set ledger.lease_s well above {timeout:g} (the default, 60, is six default "
+                "request timeouts), or lower freshdesk.timeout_s"))
+    return problems
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:

@@ -81,3 +81,16 @@ def test_plain_http_is_only_for_a_local_sandbox():
            "subscriptions": [{"topic": "t", "transform": "orders"}]}
     with pytest.raises(ConfigError, match="https"):
         parse_config(doc, env={})
+
+
+def test_a_redis_lease_shorter_than_a_request_is_refused_with_both_keys_named(tmp_path):
+    ledger = "ledger:\n  backend: redis\n  url: redis://127.0.0.1:6379/0\n  lease_s: 10\n"
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, GOOD + ledger), env=ENV)
+    [problem] = e.value.problems
+    assert problem.key == "ledger.lease_s"
+    assert "freshdesk.timeout_s (10 s)" in problem.message and "above 10" in problem.fix
+    assert "subs.yaml" in str(e.value)
+    longer = load_config(write(tmp_path, GOOD + ledger.replace("lease_s: 10", "lease_s: 11")),
+                         env=ENV)
+    assert longer.ledger.lease_s == 11
