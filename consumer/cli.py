@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import signal
 import sys
 from collections.abc import Sequence
@@ -38,6 +39,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     consumer = ActivityConsumer(config, router)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: consumer.stop())
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: where a stuck process is stuck.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     return consumer.run()
 
 

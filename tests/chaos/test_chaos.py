@@ -53,13 +53,17 @@ class Fleet:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.started = 0
         self.kill_times: list[float] = []
+        self.logs: dict[int, Path] = {}
 
     def start(self) -> None:
-        log = open(self.workdir / f"consumer-{self.started}.log", "wb")  # noqa: SIM115
+        path = self.workdir / f"consumer-{self.started}.log"
         self.started += 1
-        self.procs.append(subprocess.Popen(
-            [sys.executable, "-m", "consumer", "run", "--config", str(self.config),
-             "--log-format", "text"], stdout=log, stderr=subprocess.STDOUT))
+        with open(path, "wb") as log:
+            p = subprocess.Popen(
+                [sys.executable, "-m", "consumer", "run", "--config", str(self.config),
+                 "--log-format", "text"], stdout=log, stderr=subprocess.STDOUT)
+        self.logs[p.pid] = path
+        self.procs.append(p)
 
     def alive(self) -> list[subprocess.Popen[bytes]]:
         self.procs = [p for p in self.procs if p.poll() is None]
@@ -76,13 +80,27 @@ class Fleet:
             self.start()
         for p in self.alive()[n:]:
             p.send_signal(signal.SIGTERM)
-            assert p.wait(30) == 0, "a graceful stop must exit 0"
+            assert self._wait(p, 30) == 0, "a graceful stop must exit 0"
+
+    def _wait(self, p: subprocess.Popen[bytes], timeout: float) -> int | None:
+        """The exit code, or (stuck) its stacks and log tail printed and None."""
+        try:
+            return p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack into its log
+            time.sleep(1)
+            p.kill()
+            p.wait(10)
+            log = self.logs[p.pid].read_text(errors="replace")
+            print(f"consumer {p.pid} did not stop in {timeout}s; the end of its log:\n"
+                  + "\n".join(log.splitlines()[-120:]), flush=True)
+            return None
 
     def stop_all(self) -> None:
         for p in self.alive():
             p.send_signal(signal.SIGTERM)
         for p in self.procs:
-            p.wait(30)
+            assert self._wait(p, 30) == 0, "a graceful stop must exit 0"
 
 
 def _produce(bootstrap: str, topic: str, tag: str, events: list[dict],
