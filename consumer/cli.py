@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -41,7 +43,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: consumer.stop())
     # `kill -USR1 <pid>` prints every thread's stack to stderr: where a stuck process is stuck.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    return consumer.run()
+    code = consumer.run()
+    if consumer.close_abandoned:  # a thread is stuck in librdkafka: do not wait for it at exit
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(code)
+    return code
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

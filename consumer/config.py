@@ -113,6 +113,11 @@ class ProcessingSettings(_Section):
     commit_interval_s: float = Field(1.0, gt=0)  # commit at most this often ...
     commit_every_messages: int = Field(1000, ge=1)  # ... or after this many settled messages
     drain_timeout_s: float = Field(20.0, gt=0)  # SIGTERM / revoke: time to finish in-flight work
+    # SIGTERM, after the drain and the final commit: time allowed to leave the group. librdkafka's
+    # close can wait on a coordinator that never answers; past this the process exits anyway
+    # (nothing is lost: offsets are committed, the group moves the partitions after
+    # session.timeout.ms). Pod grace period ≥ drain_timeout_s + close_timeout_s + a few seconds.
+    close_timeout_s: float = Field(30.0, gt=0)
     poll_timeout_s: float = Field(0.1, gt=0, le=5)
 
 

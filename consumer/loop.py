@@ -17,8 +17,10 @@ Invariants kept here:
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -88,6 +90,7 @@ class ActivityConsumer:
         self._stopped_topics: set[str] = set()  # topics whose breaker tripped
         self._health: HealthServer | None = None
         self._per_topic: dict[str, _TopicMetrics] = {}
+        self.close_abandoned = False  # librdkafka's close outlived close_timeout_s (see _close)
 
     def stop(self) -> None:
         """Ask the loop to shut down (safe from a signal handler or another thread)."""
@@ -257,6 +260,8 @@ class ActivityConsumer:
     # --- rebalances ------------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.close_abandoned:  # a close left behind (_close) came back late: nothing to do
+            return
         tps = {(tp.topic, tp.partition) for tp in partitions}
         for tp in tps:
             self.book.assign(tp)
@@ -269,6 +274,8 @@ class ActivityConsumer:
         log.info("assigned", extra={"partitions": _names(partitions)})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.close_abandoned:
+            return
         tps = {(tp.topic, tp.partition) for tp in partitions}
         abandoned = self._drain(tps)
         self._commit(only=tps)
@@ -279,6 +286,8 @@ class ActivityConsumer:
         log.info("revoked", extra={"partitions": _names(partitions), "abandoned": abandoned})
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.close_abandoned:
+            return
         tps = {(tp.topic, tp.partition) for tp in partitions}
         self._bridge.run(self._call(self._deliverer.cancel, tps))  # someone else owns them: no commit
         for tp in tps:
@@ -338,7 +347,7 @@ class ActivityConsumer:
                       "uncommitted and will be redelivered", left)
         self._settle_finished()
         self._commit()
-        self._consumer.close()
+        self._close()
         self._bridge.run(self._deliverer.client.aclose(), timeout=5)
         self._bridge.run(self._deliverer.ledger.aclose(), timeout=5)
         self._bridge.stop()
@@ -346,6 +355,29 @@ class ActivityConsumer:
             self._health.stop()
         self._log_progress()
         log.info("stopped", extra={"abandoned": abandoned})
+
+    def _close(self) -> None:
+        """Leave the group (revoking what is left), within ``close_timeout_s``.
+
+        librdkafka's close has no timeout and can wait for a coordinator indefinitely. It runs on
+        a helper thread while this one waits (so the revoke callback it calls still runs alone);
+        past the deadline it is left behind, its stacks are printed, and the process exits
+        without it: every offset that can be committed was committed just before.
+        """
+        timeout = self.config.processing.close_timeout_s
+        started = time.monotonic()
+        closer = threading.Thread(target=self._consumer.close, name="kafka-close", daemon=True)
+        closer.start()
+        closer.join(timeout)
+        if not closer.is_alive():
+            log.info("left the group", extra={"seconds": round(time.monotonic() - started, 2)})
+            return
+        self.close_abandoned = True
+        log.error("the Kafka consumer did not leave the group within %gs; exiting without it "
+                  "(offsets are committed; the group moves its partitions after "
+                  "session.timeout.ms). Its threads' stacks follow on stderr", timeout)
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # no real stderr
+            faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
 
     def readiness(self) -> tuple[bool, str]:
         """Ready: assigned partitions, delivery not halted, no breaker tripped (server thread)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
 from collections import Counter
@@ -9,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+from confluent_kafka import Consumer
 
 from consumer.samples import order_event, payment_event
 from tests.fixtures.kafka import read_topic
@@ -265,3 +268,39 @@ def test_sigterm_drains_exits_zero_and_a_restart_completes_the_rest(
     ids = Counter(r["activity"]["object"]["id"] for r in sandbox.activities())
     assert sorted(ids) == sorted(str(e["order"]["id"]) for e in events), "nothing lost"
     assert max(ids.values()) == 1, "nothing doubled"
+
+
+def test_a_close_that_never_returns_is_left_behind_after_close_timeout(
+        kafka_broker, topic_factory, produce, sandbox, consumer_setup, run_consumer,
+        monkeypatch, caplog):
+    """librdkafka's close has no timeout; shutdown must not inherit that (processing.close_timeout_s)."""
+    release = threading.Event()
+    closed_on: list[str] = []
+
+    class CloseNeverReturns(Consumer):  # a coordinator that never answers, as far as we can tell
+        def close(self) -> None:
+            closed_on.append(threading.current_thread().name)
+            release.wait(60)
+            super().close()
+
+    monkeypatch.setattr("consumer.loop.Consumer", CloseNeverReturns)
+    topic = topic_factory(partitions=2, prefix="orders")
+    events = _order_events(20, customers=5)
+    produce(topic, _records(events))
+    setup = consumer_setup(sandbox, {topic: "orders"},
+                           processing={"drain_timeout_s": 2, "close_timeout_s": 1})
+    running = run_consumer(setup)
+    setup.wait_settled(timeout=60)
+    caplog.set_level(logging.INFO, logger="consumer.loop")
+    sent = time.monotonic()
+    try:
+        assert running.stop(timeout=15) == 0
+        took = time.monotonic() - sent
+        assert running.consumer.close_abandoned and closed_on == ["kafka-close"]
+        assert 1.0 <= took < 2 + 1 + 3, f"stop took {took:.1f}s: drain 2 s + close 1 s allowed"
+        assert "did not leave the group within 1s" in caplog.text
+        committed, end = setup.committed_and_end()
+        assert committed == end == 20, "everything was committed before the close"
+        assert len(sandbox.activities()) == 20
+    finally:
+        release.set()  # the real close now runs on its thread; its late callbacks do nothing
