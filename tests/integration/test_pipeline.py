@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 import uuid
@@ -304,3 +305,24 @@ def test_a_close_that_never_returns_is_left_behind_after_close_timeout(
         assert len(sandbox.activities()) == 20
     finally:
         release.set()  # the real close now runs on its thread; its late callbacks do nothing
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_consumer_carries_on(
+        kafka_broker, topic_factory, produce, sandbox, consumer_setup, consumer_process):
+    topic = topic_factory(partitions=1, prefix="orders")
+    produce(topic, _records(_order_events(5, customers=2)))
+    setup = consumer_setup(sandbox, {topic: "orders"})
+    proc = consumer_process(setup)
+    setup.wait_settled(timeout=60)
+    proc.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while "Current thread" not in proc.log():
+        assert time.monotonic() < deadline, proc.log()[-3000:]
+        time.sleep(0.1)
+    log = proc.log()
+    assert 'in run' in log and "consumer/loop.py" in log, log[-3000:]  # the poll thread
+    assert "consumer/bridge.py" in log, log[-3000:]  # the delivery loop's thread
+    assert proc.proc.poll() is None, "a stack dump must not stop the consumer"
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0
+
