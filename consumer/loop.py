@@ -366,10 +366,20 @@ class ActivityConsumer:
         """
         timeout = self.config.processing.close_timeout_s
         started = time.monotonic()
-        closer = threading.Thread(target=self._consumer.close, name="kafka-close", daemon=True)
+        failed: list[BaseException] = []
+
+        def close() -> None:
+            try:
+                self._consumer.close()
+            except BaseException as e:  # raised here, on the poll thread, as before
+                failed.append(e)
+
+        closer = threading.Thread(target=close, name="kafka-close", daemon=True)
         closer.start()
         closer.join(timeout)
         if not closer.is_alive():
+            if failed:
+                raise failed[0]
             log.info("left the group", extra={"seconds": round(time.monotonic() - started, 2)})
             return
         self.close_abandoned = True

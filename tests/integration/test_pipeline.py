@@ -307,6 +307,21 @@ def test_a_close_that_never_returns_is_left_behind_after_close_timeout(
         release.set()  # the real close now runs on its thread; its late callbacks do nothing
 
 
+def test_an_error_from_close_still_reaches_the_caller(
+        kafka_broker, topic_factory, sandbox, consumer_setup, run_consumer, monkeypatch):
+    class CloseFails(Consumer):
+        def close(self) -> None:
+            super().close()
+            raise RuntimeError("close failed on purpose")
+
+    monkeypatch.setattr("consumer.loop.Consumer", CloseFails)
+    topic = topic_factory(partitions=1, prefix="orders")
+    running = run_consumer(consumer_setup(sandbox, {topic: "orders"}))
+    time.sleep(1)
+    with pytest.raises(RuntimeError, match="close failed on purpose"):
+        running.stop(timeout=15)
+    assert not running.consumer.close_abandoned
+
 def test_sigusr1_prints_every_threads_stack_and_the_consumer_carries_on(
         kafka_broker, topic_factory, produce, sandbox, consumer_setup, consumer_process):
     topic = topic_factory(partitions=1, prefix="orders")
