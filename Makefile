@@ -22,10 +22,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 kafka-jars: setup                   ## Apache Kafka from Maven Central into ~/.cache (once)
-	$(BIN)/python -c 'from consumer.local_kafka import ensure_kafka_jars; ensure_kafka_jars()'
+	$(BIN)/python -c 'from consumer_devtools.local_kafka import ensure_kafka_jars; ensure_kafka_jars()'
 
 lint: setup
-	$(BIN)/ruff check consumer transforms tests bench examples
+	$(BIN)/ruff check consumer consumer_devtools transforms tests bench examples
 
 clean:
 	rm -rf $(VENV) .demo *.egg-info

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from consumer.samples import order_event, payment_event
+from consumer_devtools.samples import order_event, payment_event
 from transforms import BUILTIN_TRANSFORMS, Activity, EventMeta, encode
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "vendors"

@@ -69,15 +69,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from consumer.demo import run_demo
+    from consumer_devtools.demo import run_demo
 
     return run_demo(workdir=args.workdir, keep_open=args.keep_open)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from consumer.redrive import add_parser as add_redrive_parser
-    from consumer.sandbox.cli import add_parser as add_sandbox_parser
-    from consumer.try_command import add_parser as add_try_parser
+    from consumer_devtools.sandbox.cli import add_parser as add_sandbox_parser
+    from consumer_devtools.try_command import add_parser as add_try_parser
 
     parser = argparse.ArgumentParser(
         prog="activity-consumer",

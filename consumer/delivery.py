@@ -29,6 +29,7 @@ from consumer.budget import AccountBudget
 from consumer.config import FreshdeskSettings, RetrySettings
 from consumer.dead_letter import Failure
 from consumer.freshdesk import Answer, FreshdeskClient, Reply
+from consumer.job import Delivery
 from consumer.ledger import Claim, Ledger, LedgerUnavailable, MemoryLedger
 from consumer.message import Message
 from consumer.metrics import METRICS, Metrics
@@ -38,15 +39,6 @@ __all__ = ["Deliverer", "Delivery", "HaltGate", "Job", "backoff", "set_testing"]
 _SKIPPED = object()  # the ledger knew the key as delivered: not posted again
 
 log = logging.getLogger("consumer.delivery")
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One activity, encoded and ready to post."""
-
-    key: str  # idempotency key
-    contact: str  # the contact it lands on ("email:rachel@example.com"): the ordering unit
-    body: bytes
 
 
 @dataclass(slots=True, eq=False)  # identity: jobs live in sets

@@ -41,6 +41,7 @@ from consumer.message import Message
 from consumer.metrics import METRICS, Metrics
 from consumer.offsets import CommitPolicy, OffsetBook
 from consumer.routing import Route, Router
+from transforms import Filtered
 
 __all__ = ["ActivityConsumer", "Counts"]
 
@@ -158,7 +159,7 @@ class ActivityConsumer:
         outcome = self.router.process(msg, route)
         per_topic.transform_seconds.observe(time.perf_counter() - started)
         per_topic.consumed.inc()
-        if outcome is None:
+        if isinstance(outcome, Filtered):
             self.counts.filtered += 1
             per_topic.filtered.inc()
             self._breakers.record(msg.topic, False)
@@ -166,7 +167,7 @@ class ActivityConsumer:
         elif isinstance(outcome, Failure):
             self._dead_letter(msg, outcome)
         else:
-            self._bridge.call_soon(self._deliverer.start, Job(msg, outcome, per_topic.transform))
+            self._bridge.call_soon(self._deliverer.start, Job(msg, list(outcome), per_topic.transform))
 
     def _topic_metrics(self, topic: str, route: Route | None) -> _TopicMetrics:
         """The topic's labelled metric children, made once: labels() costs more than a filter."""

@@ -4,40 +4,29 @@ This is the pure, CPU-only part of the pipeline (decode once, call the topic's t
 validate and encode against the contract); it runs on the poll thread because it costs tens of
 microseconds, and its result is one of three things:
 
-- ``None``: not for the timeline (filtered, settled at once);
+- :class:`~transforms.Filtered`: not for the timeline (settled at once), with its reason;
 - a :class:`~consumer.dead_letter.Failure`: dead-letter it, settled once the dead letter is written;
-- a list of :class:`~consumer.delivery.Delivery`: hand it to the delivery station.
+- a tuple of :class:`~consumer.job.Delivery`: hand it to the delivery station.
+
+The transform itself runs in :mod:`consumer.transform_runner`, shared with ``try``.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import orjson
-
 from consumer.config import Config, ConfigError, Problem, Subscription
 from consumer.dead_letter import Failure
-from consumer.delivery import Delivery
 from consumer.message import Message
-from transforms import (
-    Activity,
-    ContractError,
-    EventMeta,
-    Transform,
-    TransformError,
-    activity_key,
-    encode,
-    resolve,
-)
+from consumer.transform_runner import Outcome, decode, run_transform
+from transforms import EventMeta, Filtered, Transform, resolve
 
-__all__ = ["Outcome", "Route", "Router"]
+__all__ = ["DEAD_LETTER_TOPIC", "TOMBSTONE", "Outcome", "Route", "Router"]
 
-log = logging.getLogger("consumer.routing")
-
-Outcome = list[Delivery] | Failure | None
+TOMBSTONE = Filtered("tombstone", "a tombstone (null value) is not an event")
+DEAD_LETTER_TOPIC = Filtered("dead_letter_topic", "a dead-letter topic caught by a pattern is left alone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,41 +99,12 @@ class Router:
         """``route`` is ``route_for(msg.topic)``, looked up once by the caller (it labels metrics too)."""
         if route is None:
             if self._dead_letter_topic.match(msg.topic):
-                return None  # a dead-letter topic caught by a pattern: leave it alone
+                return DEAD_LETTER_TOPIC
             return Failure("no_route", f"no subscription claims topic {msg.topic!r}")
         if msg.value is None:
-            return None  # a tombstone is not an event
-        try:
-            event = orjson.loads(msg.value)
-        except orjson.JSONDecodeError as e:
-            return Failure("decode", f"value is not JSON: {e}")
+            return TOMBSTONE
+        event = decode(msg.value)
+        if isinstance(event, Failure):
+            return event
         meta = EventMeta(msg.topic, msg.partition, msg.offset, msg.timestamp, msg.key, msg.headers)
-        try:
-            result = route.transform(event, meta)
-        except TransformError as e:
-            return Failure("transform", str(e))
-        except Exception as e:  # a transform bug must not stop the partition
-            log.debug("transform %s crashed on %s", route.subscription.transform, msg.where(),
-                      exc_info=True)
-            return Failure("transform", f"transform {route.subscription.transform!r} raised "
-                                        f"{type(e).__name__}: {e}")
-        return _encode_all(result, route.subscription.transform)
-
-
-def _encode_all(result: object, transform_name: str) -> Outcome:
-    if result is None:
-        return None
-    activities = [result] if isinstance(result, Activity) else result
-    if not isinstance(activities, list) or not all(isinstance(a, Activity) for a in activities):
-        return Failure("transform", f"transform {transform_name!r} returned "
-                                    f"{type(result).__name__}; expected Activity, a list of "
-                                    "them, or None")
-    deliveries = []
-    for activity in activities:
-        try:
-            body = encode(activity)
-        except ContractError as e:
-            return Failure("validation", str(e))
-        field, value = activity.contact.identifier()  # type: ignore[misc]  # encode checked it
-        deliveries.append(Delivery(activity_key(activity, body), f"{field}:{value.lower()}", body))
-    return deliveries or None
+        return run_transform(route.transform, route.subscription.transform, event, meta)

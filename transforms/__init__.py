@@ -1,6 +1,6 @@
 """Transforms: Kafka events in, Freshdesk timeline activities out (pure functions, no I/O).
 
-A transform is ``(event, meta) -> Activity | list[Activity] | None``; ``encode`` validates an
+A transform is ``(event, meta) -> Activity | list[Activity] | Filtered | None``; ``encode`` validates an
 Activity against the contract (shared/freshdesk-contract.md) and gives the request body.
 
 Built-ins (BUILTIN_TRANSFORMS): ``orders`` and ``payments`` (docs/event-schema.md), ``shopify`` and
@@ -11,19 +11,21 @@ transform in 10 minutes".
 
 from transforms.activity import Activity, ActivityObject, Actor, Contact, Source
 from transforms.contract import ContractError, activity_key, encode
-from transforms.event import EventMeta, Transform, TransformError
+from transforms.event import FILTERED_UNSPECIFIED, EventMeta, Filtered, Transform, TransformError
 from transforms.money import minor_to_major, money, parse_amount
 from transforms.registry import BUILTIN_TRANSFORMS, resolve
 from transforms.timefmt import iso_utc, parse_time
 
 __all__ = [
     "BUILTIN_TRANSFORMS",
+    "FILTERED_UNSPECIFIED",
     "Activity",
     "ActivityObject",
     "Actor",
     "Contact",
     "ContractError",
     "EventMeta",
+    "Filtered",
     "Source",
     "Transform",
     "TransformError",

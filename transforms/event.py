@@ -1,8 +1,9 @@
 """What a transform receives, and how it says an event is bad.
 
-A transform is a pure function ``(event, meta) -> Activity | list[Activity] | None``: ``event`` is
-the decoded message value (usually a dict), ``meta`` the Kafka message it came in. ``None`` means
-"not for the timeline" (filtered); a bad event raises TransformError and is dead-lettered.
+A transform is a pure function ``(event, meta) -> Activity | list[Activity] | Filtered | None``:
+``event`` is the decoded message value (usually a dict), ``meta`` the Kafka message it came in.
+:class:`Filtered` means "not for the timeline", and says why (``None`` means the same, reason
+``unspecified``); a bad event raises TransformError and is dead-lettered.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 if TYPE_CHECKING:
     from transforms.activity import Activity
 
-__all__ = ["EventMeta", "Transform", "TransformError"]
+__all__ = ["EventMeta", "Filtered", "Transform", "TransformError"]
 
 
 class TransformError(Exception):
@@ -25,6 +26,24 @@ class TransformError(Exception):
     ``"event has no customer email, phone or external id"`` or ``"order.total: 'abc' is not a
     decimal amount"``. The consumer adds where the message was (topic/partition/offset).
     """
+
+
+@dataclass(frozen=True, slots=True)
+class Filtered:
+    """The event is fine but not for the timeline, and why.
+
+    ``reason`` is a short snake_case code from a small fixed set per transform (it becomes a
+    metric label, so never put ids or free text in it), e.g. ``"event_type_not_shown"``;
+    ``detail`` is the sentence ``try`` and debug logs show, e.g.
+    ``"stripe: customer.subscription.updated is not shown on the timeline"``.
+    Filtering is an expected outcome, not an error: it never counts toward the dead-letter breaker.
+    """
+
+    reason: str
+    detail: str = ""
+
+
+FILTERED_UNSPECIFIED = Filtered("unspecified", "the transform returned None")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,4 +69,4 @@ class EventMeta:
         return None
 
 
-Transform: TypeAlias = Callable[[Any, EventMeta], "Activity | list[Activity] | None"]
+Transform: TypeAlias = Callable[[Any, EventMeta], "Activity | list[Activity] | Filtered | None"]

@@ -28,9 +28,9 @@ import pytest
 import yaml
 from confluent_kafka import Producer
 
-from consumer.demo import offsets_settled
-from consumer.local_kafka import LocalKafka
-from consumer.samples import order_event
+from consumer_devtools.group_offsets import offsets_settled
+from consumer_devtools.local_kafka import LocalKafka
+from consumer_devtools.samples import order_event
 from tests.fixtures.kafka import read_topic
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import uuid
 import orjson
 import pytest
 
-from consumer.samples import order_event
+from consumer_devtools.samples import order_event
 from tests.fixtures.kafka import read_topic
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from consumer import local_kafka
-from consumer.local_kafka import KAFKA_VERSION, LocalKafka, ensure_kafka_jars
+from consumer_devtools.local_kafka import KAFKA_VERSION, LocalKafka, ensure_kafka_jars
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from confluent_kafka import Consumer
 
-from consumer.samples import order_event, payment_event
+from consumer_devtools.samples import order_event, payment_event
 from tests.fixtures.kafka import read_topic
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from consumer.sandbox import SandboxServer
+from consumer_devtools.sandbox import SandboxServer
 from tests.fixtures.sandbox import SandboxFactory
 
 pytestmark = pytest.mark.integration

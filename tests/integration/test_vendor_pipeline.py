@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from consumer.try_command import add_parser
+from consumer_devtools.try_command import add_parser
 from tests.fixtures.kafka import read_topic
 from transforms import stripe
 

@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from consumer.samples import order_event
+from consumer_devtools.samples import order_event
 
 pytestmark = pytest.mark.integration
 

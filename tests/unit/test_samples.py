@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from consumer.samples import BAD_EMAIL, demo_events, order_event, payment_event
+from consumer_devtools.samples import BAD_EMAIL, demo_events, order_event, payment_event
 from transforms import BUILTIN_TRANSFORMS, Activity, EventMeta, encode
 
 ORDER_TYPES = ["order.created", "order.paid", "order.cancelled", "order.fulfilled",

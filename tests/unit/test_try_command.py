@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.try_command import add_parser
+from consumer_devtools.try_command import add_parser
 
 VENDORS = Path(__file__).parents[1] / "fixtures" / "vendors"
 SHOPIFY_ORDER = VENDORS / "shopify" / "order_legacy_python-api.json"
@@ -48,7 +48,7 @@ def test_stripe_event_prints_the_activity() -> None:
 def test_filtered_event_says_so_and_exits_0() -> None:
     code, out = try_("-t", "stripe", str(CANCELED))
     assert code == 0
-    assert out.endswith("filtered: the transform returned None (not for the timeline)\n")
+    assert out.endswith("filtered (unspecified): the transform returned None\n")
 
 
 def test_rejected_event_prints_the_reason_and_exits_1() -> None:
@@ -66,7 +66,7 @@ def test_json_lines_show_each_line_with_its_number(tmp_path: Path) -> None:
     code, out = try_("-t", "stripe", str(lines))
     assert code == 0
     assert f"== {lines}:1\nactivity  key=stripe:evt_T8nSaZqtPudigUMqnnbY4D4v" in out
-    assert f"== {lines}:3\nfiltered:" in out
+    assert f"== {lines}:3\nfiltered (" in out
 
 
 def test_a_line_that_is_not_json_is_rejected(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_a_line_that_is_not_json_is_rejected(tmp_path: Path) -> None:
     lines.write_text('{"type": "charge.pending", "id": "evt_1"}\n{"type": \n')
     code, out = try_("-t", "stripe", str(lines))
     assert code == 1
-    assert f"== {lines}:1\nfiltered:" in out
+    assert f"== {lines}:1\nfiltered (" in out
     assert f"== {lines}:2\nrejected (decode): not JSON:" in out
 
 

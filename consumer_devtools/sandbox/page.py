@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from consumer.sandbox.state import STATE
+from consumer_devtools.sandbox.state import STATE
 
 _CSS = """
 *{box-sizing:border-box}

@@ -8,8 +8,8 @@ import signal
 
 from aiohttp import web
 
-from consumer.sandbox.app import make_app
-from consumer.sandbox.settings import DEFAULT_RATE_LIMIT, DEFAULT_WINDOW_SECONDS, SandboxSettings
+from consumer_devtools.sandbox.app import make_app
+from consumer_devtools.sandbox.settings import DEFAULT_RATE_LIMIT, DEFAULT_WINDOW_SECONDS, SandboxSettings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -16,14 +16,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from consumer.sandbox import answers
-from consumer.sandbox.admin import add_admin_routes
-from consumer.sandbox.faults import Fault
-from consumer.sandbox.page import add_page_routes
-from consumer.sandbox.ratelimit import Spend
-from consumer.sandbox.settings import SandboxSettings
-from consumer.sandbox.state import STATE, SandboxState
-from consumer.sandbox.validation import (
+from consumer_devtools.sandbox import answers
+from consumer_devtools.sandbox.admin import add_admin_routes
+from consumer_devtools.sandbox.faults import Fault
+from consumer_devtools.sandbox.page import add_page_routes
+from consumer_devtools.sandbox.ratelimit import Spend
+from consumer_devtools.sandbox.settings import SandboxSettings
+from consumer_devtools.sandbox.state import STATE, SandboxState
+from consumer_devtools.sandbox.validation import (
     contact_identifier,
     parse_utc_timestamp,
     validate_activity_request,

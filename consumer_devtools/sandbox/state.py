@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from consumer.sandbox.faults import FaultInjector
-from consumer.sandbox.ratelimit import AccountBudget
-from consumer.sandbox.settings import SandboxSettings
-from consumer.sandbox.store import ActivityStore
+from consumer_devtools.sandbox.faults import FaultInjector
+from consumer_devtools.sandbox.ratelimit import AccountBudget
+from consumer_devtools.sandbox.settings import SandboxSettings
+from consumer_devtools.sandbox.store import ActivityStore
 
 
 @dataclass

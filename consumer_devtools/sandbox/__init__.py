@@ -4,8 +4,8 @@ It plays the other party in integration, chaos and demo runs, so its validation 
 written from the contract alone and never shares code with our own transforms.
 """
 
-from consumer.sandbox.app import make_app
-from consumer.sandbox.server import SandboxServer
-from consumer.sandbox.settings import SandboxSettings
+from consumer_devtools.sandbox.app import make_app
+from consumer_devtools.sandbox.server import SandboxServer
+from consumer_devtools.sandbox.settings import SandboxSettings
 
 __all__ = ["SandboxServer", "SandboxSettings", "make_app"]

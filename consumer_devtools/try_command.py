@@ -21,7 +21,9 @@ from typing import Any, TextIO
 import httpx
 import orjson
 
-from transforms import Activity, ContractError, EventMeta, TransformError, activity_key, encode
+from consumer.dead_letter import Failure
+from consumer.transform_runner import run_transform
+from transforms import EventMeta, Filtered
 from transforms import resolve as resolve_transform
 
 __all__ = ["add_parser", "run"]
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 rejected += 1
                 continue
             meta = EventMeta(args.topic, 0, offset, datetime.now(UTC), None, headers)
-            rejected += _show(transform, event, meta, client, args.post, out)
+            rejected += _show(transform, args.transform, event, meta, client, args.post, out)
     except OSError as e:
         print(f"error: {e}", file=out)
         return 2
@@ -83,38 +85,29 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 1 if rejected else 0
 
 
-def _show(transform: Any, event: Any, meta: EventMeta, client: httpx.Client | None,
+def _show(transform: Any, name: str, event: Any, meta: EventMeta, client: httpx.Client | None,
           base_url: str | None, out: TextIO) -> int:
-    """Prints what ``event`` becomes; returns 1 when it was rejected, else 0."""
-    try:
-        result = transform(event, meta)
-    except TransformError as e:
-        print(f"rejected (transform): {e}", file=out)
-        return 1
-    except Exception as e:  # the consumer dead-letters these too; show it the same way
-        print(f"rejected (transform raised {type(e).__name__}): {e}", file=out)
-        return 1
-    if result is None or result == []:
-        print("filtered: the transform returned None (not for the timeline)", file=out)
+    """Prints what ``event`` becomes (through the consumer's own transform runner); returns 1
+    when it was rejected, else 0."""
+    outcome = run_transform(transform, name, event, meta)
+    if isinstance(outcome, Filtered):
+        print(f"filtered ({outcome.reason}): {outcome.detail or 'not for the timeline'}", file=out)
         return 0
-    activities = result if isinstance(result, list) else [result]
-    if not all(isinstance(a, Activity) for a in activities):
-        print(f"rejected (transform): returned {type(result).__name__}; expected Activity, a list "
-              "of them, or None", file=out)
+    if isinstance(outcome, Failure):
+        print(f"rejected ({_SHOWN_AS.get(outcome.reason, outcome.reason)}): {outcome.error}",
+              file=out)
         return 1
     failed = 0
-    for activity in activities:
-        try:
-            body = encode(activity)
-        except ContractError as e:
-            print(f"rejected (contract): {e}", file=out)
-            failed = 1
-            continue
-        print(f"activity  key={activity_key(activity, body)}", file=out)
-        print(orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode(), file=out)
+    for delivery in outcome:
+        print(f"activity  key={delivery.key}", file=out)
+        print(orjson.dumps(orjson.loads(delivery.body), option=orjson.OPT_INDENT_2).decode(),
+              file=out)
         if client is not None and base_url is not None:
-            failed |= _post(client, base_url, body, out)
+            failed |= _post(client, base_url, delivery.body, out)
     return failed
+
+
+_SHOWN_AS = {"validation": "contract"}  # the dead-letter reason, in the words of a transform author
 
 
 def _post(client: httpx.Client, base_url: str, body: bytes, out: TextIO) -> int:

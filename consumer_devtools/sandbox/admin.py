@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from consumer.sandbox.state import STATE
+from consumer_devtools.sandbox.state import STATE
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:

@@ -18,16 +18,17 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 
 from consumer import logs
 from consumer.config import load_config
-from consumer.local_kafka import LocalKafka, ensure_kafka_jars
 from consumer.loop import ActivityConsumer
-from consumer.samples import demo_events
-from consumer.sandbox import SandboxServer, SandboxSettings
+from consumer_devtools.group_offsets import wait_until_committed
+from consumer_devtools.local_kafka import LocalKafka, ensure_kafka_jars
+from consumer_devtools.samples import demo_events
+from consumer_devtools.sandbox import SandboxServer, SandboxSettings
 
-__all__ = ["run_demo", "wait_until_committed"]
+__all__ = ["run_demo"]
 
 TOPICS = ("orders", "payments")
 _CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"
@@ -35,33 +36,6 @@ _CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"
 
 def _step(text: str) -> None:
     print(f"==> {text}", flush=True)
-
-
-def offsets_settled(bootstrap: str, group: str, topics: tuple[str, ...]) -> tuple[int, int]:
-    """(committed, end) summed over every partition of ``topics`` for ``group``."""
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                      "enable.auto.commit": False, "logger": logging.getLogger("librdkafka.probe")})
-    try:
-        parts = [TopicPartition(t, p) for t in topics
-                 for p in probe.list_topics(t, timeout=10).topics[t].partitions]
-        committed = probe.committed(parts, timeout=10)
-        end = sum(probe.get_watermark_offsets(tp, timeout=10)[1] for tp in parts)
-        return sum(max(tp.offset, 0) for tp in committed), end
-    finally:
-        probe.close()
-
-
-def wait_until_committed(bootstrap: str, group: str, topics: tuple[str, ...],
-                         timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        committed, end = offsets_settled(bootstrap, group, topics)
-        if committed >= end:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"group {group} committed {committed} of {end} messages "
-                               f"within {timeout:.0f}s")
-        time.sleep(0.25)
 
 
 def _dead_letters(bootstrap: str, topics: list[str]) -> list[dict[str, str]]:

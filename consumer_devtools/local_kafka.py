@@ -4,7 +4,7 @@ Integration tests mock nothing, and this machine reaches only package registries
 comes from Maven Central jars (the classpath the distribution's ``libs/`` holds) and runs the way
 ``kafka-server-start.sh`` runs it: ``java -cp 'libs/*' kafka.Kafka server.properties``.
 
-    with LocalKafka() as kafka:  # or, for humans: python -m consumer.local_kafka [--port N]
+    with LocalKafka() as kafka:  # or, for humans: python -m consumer_devtools.local_kafka [--port N]
         kafka.create_topic("orders", partitions=3)
         ...  # point clients at kafka.bootstrap
 """
@@ -367,7 +367,7 @@ class LocalKafka:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a broker in the foreground until Ctrl-C or SIGTERM."""
-    parser = argparse.ArgumentParser("python -m consumer.local_kafka", description=main.__doc__)
+    parser = argparse.ArgumentParser("python -m consumer_devtools.local_kafka", description=main.__doc__)
     parser.add_argument("--port", type=int, help="PLAINTEXT port (default: a free one)")
     parser.add_argument("--workdir", type=Path, help="data dir kept between runs (default: temp)")
     args = parser.parse_args(argv)

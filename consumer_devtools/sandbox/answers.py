@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumer.sandbox.validation import FieldError
+from consumer_devtools.sandbox.validation import FieldError
 
 INVALID_CREDENTIALS = {"code": "invalid_credentials",
                        "message": "You have to be logged in to perform this action."}

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from consumer.sandbox.app import make_app
-from consumer.sandbox.settings import SandboxSettings
-from consumer.sandbox.state import STATE, SandboxState
+from consumer_devtools.sandbox.app import make_app
+from consumer_devtools.sandbox.settings import SandboxSettings
+from consumer_devtools.sandbox.state import STATE, SandboxState
 
 T = TypeVar("T")
 _START_TIMEOUT = 10.0

@@ -1,0 +1,37 @@
+"""The unit of delivery work: the activities one Kafka message became, encoded and keyed.
+
+Made on the poll thread by the transform runner, handed to the delivery station, settled as a
+whole: a message is done when every one of its activities is delivered (or known delivered),
+or when one of them is dead-lettered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consumer.message import Message
+
+__all__ = ["Delivery", "Job"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One activity, encoded and ready to post."""
+
+    key: str  # idempotency key
+    contact: str  # the contact it lands on ("email:rachel@example.com"): the ordering unit
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """The activities one Kafka message became, posted in order; settled as a whole."""
+
+    message: Message
+    deliveries: tuple[Delivery, ...]
+    transform: str = ""  # the subscription's transform name (a metric label)
+
+    @property
+    def contacts(self) -> tuple[str, ...]:
+        """The distinct contacts of its activities, in first-seen order."""
+        return tuple(dict.fromkeys(d.contact for d in self.deliveries))
