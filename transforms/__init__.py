@@ -9,7 +9,7 @@ Built-ins (BUILTIN_TRANSFORMS): ``orders`` and ``payments`` (docs/event-schema.m
 transform in 10 minutes".
 """
 
-from transforms.activity import Activity, ActivityObject, Actor, Contact, Source
+from transforms.activity import Activity, ActivityObject, Actor, Contact, Link, Source
 from transforms.contract import ContractError, activity_key, encode
 from transforms.event import FILTERED_UNSPECIFIED, EventMeta, Filtered, Transform, TransformError
 from transforms.money import minor_to_major, money, parse_amount
@@ -26,6 +26,7 @@ __all__ = [
     "ContractError",
     "EventMeta",
     "Filtered",
+    "Link",
     "Source",
     "Transform",
     "TransformError",

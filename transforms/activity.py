@@ -14,7 +14,7 @@ from typing import Any
 
 from transforms.timefmt import iso_utc
 
-__all__ = ["Activity", "ActivityObject", "Actor", "Contact", "Source"]
+__all__ = ["Activity", "ActivityObject", "Actor", "Contact", "Link", "Source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,10 @@ class Contact:
     phone: str | None = None
     mobile: str | None = None
     unique_external_id: str | None = None
+    # Vendor identifiers the contact directory may know the customer by, for events that name no
+    # email or phone ("stripe:cus_NffrFeUfNV2Hib", "shopify:order:450789469"; see Link). The
+    # pipeline resolves them before delivery; they are never sent to Freshdesk.
+    refs: tuple[str, ...] = ()
 
     def identifier(self) -> tuple[str, str] | None:
         """The ``(field, value)`` the payload will send, or None when nothing identifies them."""
@@ -106,3 +110,22 @@ class Activity:
         identifier = self.contact.identifier()
         contact = {identifier[0]: identifier[1]} if identifier else {}
         return {"activity": activity, "contact": contact}
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """What an event teaches the contact directory: the vendor identifier ``ref`` belongs to
+    ``contact`` (its email/phone/...), or is another name for the customer of ``alias_of``.
+
+    A transform returns Links beside its activities (``[activity, Link(...), ...]``) or alone
+    (a ``customer.updated`` teaches, it is not shown). Refs are ``"<vendor>:<id>"`` with the
+    vendor's own id prefix where it has one: ``stripe:cus_…``, ``stripe:ch_…``, ``stripe:pi_…``;
+    else a kind: ``shopify:order:<id>``, ``shopify:customer:<id>``, ``woocommerce:order:<id>``,
+    ``adyen:psp:<pspReference>``, ``adyen:shopper:<shopperReference>``.
+    Examples: ``Link("stripe:cus_1", contact=Contact(email="rachel@example.com"))``,
+    ``Link("stripe:ch_1", alias_of="stripe:cus_1")``.
+    """
+
+    ref: str
+    contact: Contact | None = None
+    alias_of: str | None = None

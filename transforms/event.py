@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
-    from transforms.activity import Activity
+    from transforms.activity import Activity, Link
 
 __all__ = ["EventMeta", "Filtered", "Transform", "TransformError"]
 
@@ -69,4 +69,5 @@ class EventMeta:
         return None
 
 
-Transform: TypeAlias = Callable[[Any, EventMeta], "Activity | list[Activity] | Filtered | None"]
+Transform: TypeAlias = Callable[
+    [Any, EventMeta], "Activity | Link | list[Activity | Link] | Filtered | None"]
