@@ -88,14 +88,20 @@ class DeadLetterProducer:
             else:
                 on_error(msg, failure, err.str())
 
-        assert self._producer is not None, "send() after close()"
+        if self._producer is None:
+            raise RuntimeError(f"dead letter for {msg.where()} after the producer was closed "
+                               "(a bug: the loop checks `closed` first)")
         self.unacknowledged += 1
         self._producer.produce(self._topic_for(msg.topic), value=msg.value, key=msg.key,
                                headers=failure.headers(msg, self._group), on_delivery=delivered)
 
-    def poll(self) -> None:
+    @property
+    def closed(self) -> bool:
+        return self._producer is None
+
+    def poll(self, timeout: float = 0) -> None:
         if self._producer is not None:
-            self._producer.poll(0)
+            self._producer.poll(timeout)
 
     def close(self, timeout: float) -> int:
         """Wait for outstanding dead letters (their callbacks run here); returns how many are left."""

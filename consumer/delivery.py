@@ -1,60 +1,63 @@
-"""The delivery station: posts activities to one Freshdesk account and decides what each answer means.
+"""The delivery station: posts each job's activities to one Freshdesk account and says how it ended.
 
-It runs on its own asyncio loop (see :class:`consumer.bridge.AsyncBridge`) so that polling
-Kafka never waits for HTTP. Rules it keeps:
+It runs on its own asyncio loop (consumer.bridge) so that polling Kafka never waits for HTTP. The
+poll thread hands it jobs and holds a ``concurrent.futures.Future`` per job (consumer.station);
+each future resolves to a :data:`~consumer.job.Result`. This station knows contacts, request
+slots, the account budget, the halt gate and the ledger, never partitions, offsets or commits.
+Rules it keeps:
 
-- activities of one contact go out one after another, in the order they were taken
-  (Freshdesk creates a missing contact on first sight; two parallel first posts could create it
-  twice); different contacts go out in parallel, at most ``max_in_flight`` at a time;
+- one message at a time per contact, in the order jobs were started (consumer.contact_turns);
+  different contacts in parallel, at most ``max_in_flight`` requests at a time;
+- per activity: claim its key right before each attempt, post, and after a 200 the one ledger
+  write; a crash between the 200 and that write is the only way to post twice;
+- a claim is given back only when we know nothing reached Freshdesk (an HTTP answer other than
+  200, a connection that was never made, a job stopped before sending). An unknown outcome (a
+  timeout, a connection dropped mid-request, a shutdown with the request on the wire) keeps the
+  claim until its lease runs out, so no other owner can post it meanwhile; these are counted;
 - a 429 closes the account budget for everyone until its ``Retry-After`` has passed;
 - 5xx, timeouts and dropped connections back off with jitter and retry, up to ``max_attempts``;
-- 401/403/404 close the halt gate: nothing is posted until one probe (the request that failed,
-  retried every ``halt_probe_interval_s``) succeeds. Nothing is settled meanwhile, so nothing is
-  committed, and backpressure pauses the partitions.
+- 401/403/404 close the halt gate (consumer.halt): one probe at a time until it succeeds;
+- a job's future is marked *running* (``Future.running()``) before its first request leaves, so
+  the poll thread can tell which messages may already be on a timeline (its revoke "cut");
+- :meth:`Deliverer.abandon`: a job not on the wire stops at once; a job on the wire finishes its
+  request (its answer is news: a 200 is recorded) and then stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import orjson
 
 from consumer.budget import AccountBudget
 from consumer.config import FreshdeskSettings, RetrySettings
+from consumer.contact_turns import ContactTurns
 from consumer.dead_letter import Failure
 from consumer.freshdesk import Answer, FreshdeskClient, Reply
-from consumer.job import Delivery
+from consumer.halt import HaltGate, halt_class, halt_reason
+from consumer.job import ABANDONED, Abandoned, Delivery, Job, Result
 from consumer.ledger import Claim, Ledger, LedgerUnavailable, MemoryLedger
-from consumer.message import Message
 from consumer.metrics import METRICS, Metrics
 
 __all__ = ["Deliverer", "Delivery", "HaltGate", "Job", "backoff", "set_testing"]
 
-_SKIPPED = object()  # the ledger knew the key as delivered: not posted again
-
 log = logging.getLogger("consumer.delivery")
 
-
-@dataclass(slots=True, eq=False)  # identity: jobs live in sets
-class Job:
-    """The activities one Kafka message became; settled as a whole."""
-
-    message: Message
-    deliveries: list[Delivery]
-    transform: str = ""  # the subscription's transform name (a metric label)
-    task: asyncio.Task[None] | None = field(default=None, repr=False)
-    posting: bool = False  # a request is on the wire: let it finish, its answer is news
+Done = concurrent.futures.Future  # the poll thread's handle on a job
 
 
-Settle = Callable[[Job, Failure | None], None]  # None = every activity delivered
+class _Skipped:
+    """The ledger knew the key as delivered: not posted again."""
 
 
+_SKIPPED = _Skipped()
 _testing = False
 
 
@@ -73,243 +76,161 @@ def backoff(attempt: int, retry: RetrySettings, rand: Callable[[], float] = rand
     return ceiling * (1 - retry.jitter * rand())
 
 
-class HaltGate:
-    """Closed while Freshdesk refuses our credentials or address; one probe at a time reopens it."""
-
-    def __init__(self) -> None:
-        self._open = asyncio.Event()
-        self._open.set()
-        self.reason: str | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self._open.is_set()
-
-    async def wait(self) -> None:
-        await self._open.wait()
-
-    def close(self, reason: str) -> bool:
-        """Close it; True if this call closed it (the caller becomes the probe)."""
-        if not self._open.is_set():
-            return False
-        self._open.clear()
-        self.reason = reason
-        return True
-
-    def open(self) -> None:
-        self._open.set()
-        self.reason = None
-
-
-class _ContactLocks:
-    """One FIFO lock per contact with work in flight; forgotten when idle so memory stays bounded."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
-
-    async def acquire(self, contact: str) -> None:
-        lock, users = self._locks.setdefault(contact, (asyncio.Lock(), [0]))
-        users[0] += 1
-        try:
-            await lock.acquire()
-        except BaseException:
-            self._drop(contact, users)
-            raise
-
-    def release(self, contact: str) -> None:
-        lock, users = self._locks[contact]
-        lock.release()
-        self._drop(contact, users)
-
-    def _drop(self, contact: str, users: list[int]) -> None:
-        users[0] -= 1
-        if users[0] == 0:
-            del self._locks[contact]
+@dataclass(slots=True, eq=False)  # identity: runs are dict keys and queue entries
+class _Run:
+    job: Job
+    done: Done
+    task: asyncio.Task[None] | None = None  # None while it waits for its contacts' turn
+    posting: bool = False  # a request is on the wire (or its 200 is being recorded)
+    abandoned: bool = False
 
 
 class Deliverer:
-    def __init__(self, client: FreshdeskClient, settings: FreshdeskSettings, settle: Settle,
+    """Lives on the delivery loop's thread; every method is called there."""
+
+    def __init__(self, client: FreshdeskClient, settings: FreshdeskSettings,
                  budget: AccountBudget | None = None, ledger: Ledger | None = None,
-                 metrics: Metrics = METRICS):
+                 metrics: Metrics = METRICS, on_halt: Callable[[str | None], None] | None = None):
         self.client = client
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
-        self._ledger_failures = 0
         self.metrics = metrics
         self.settings = settings
         self.budget = budget or AccountBudget()
-        self.gate = HaltGate()
-        self._settle = settle
+        self.gate = HaltGate(on_halt)
+        self._ledger_failures = 0
         self._slots = asyncio.Semaphore(settings.max_in_flight)
-        self._contacts = _ContactLocks()
-        self.jobs: dict[tuple[str, int], set[Job]] = {}  # in flight, by partition
-        # Revoked/stopping partitions → the highest offset that may still post (the "cut").
-        self._closing: dict[tuple[str, int], int] = {}
-        self._settled_high: dict[tuple[str, int], int] = {}  # highest settled offset per partition
+        self._turns = ContactTurns()
+        self._runs: dict[Done, _Run] = {}  # unfinished jobs, by the future the poll thread holds
 
-    # --- called on the loop thread ------------------------------------------------------------
+    # --- what the poll thread asks for (through consumer.station) --------------------------------
 
-    def start(self, job: Job) -> None:
-        job.task = asyncio.get_running_loop().create_task(self._run(job))
-        self.jobs.setdefault(job.message.tp, set()).add(job)
+    def start(self, jobs: Iterable[tuple[Job, Done]]) -> None:
+        """Take jobs in order; each future resolves when its job ends."""
+        for job, done in jobs:
+            run = self._runs[done] = _Run(job, done)
+            if self._turns.join(run, job.contacts):
+                self._launch(run)
 
-    def in_flight(self, partitions: set[tuple[str, int]] | None = None) -> int:
-        """Unfinished jobs (of ``partitions``); only len() is read, so other threads may call it."""
-        tps = list(self.jobs) if partitions is None else partitions
-        return sum(len(self.jobs.get(tp, ())) for tp in tps)
+    def abandon(self, futures: Iterable[Done]) -> None:
+        """Stop these jobs: at once when nothing is on the wire, else after the request's answer."""
+        for done in futures:
+            run = self._runs.get(done)
+            if run is None or run.abandoned:
+                continue
+            run.abandoned = True
+            if run.task is None:  # still waiting for its turn on a contact
+                self._finish(run, ABANDONED)
+            elif not run.posting:
+                run.task.cancel()
 
-    def quiesce(self, partitions: set[tuple[str, int]] | None = None) -> None:
-        """Revoke or shutdown: finish what the watermark needs, abandon the rest (None: all partitions).
+    @property
+    def unfinished(self) -> int:
+        return len(self._runs)
 
-        The cut of a partition is the highest offset already settled or on the wire. Jobs below it
-        must finish: otherwise the watermark could not reach what was delivered, and the next
-        owner would post those activities again. Jobs above it that are only waiting (for their
-        contact, a slot, the budget, a backoff, the halt gate) are cancelled at once: nothing of
-        theirs reached Freshdesk, and their messages stay uncommitted for a redelivery.
-        """
-        tps = set(self.jobs) if partitions is None else partitions
-        for tp in tps:
-            jobs = self.jobs.get(tp, set())
-            cut = max([j.message.offset for j in jobs if j.posting]
-                      + [self._settled_high.get(tp, -1)])
-            self._closing[tp] = cut
-            for job in [j for j in jobs if not j.posting and j.message.offset > cut]:
-                jobs.discard(job)
-                if job.task is not None:
-                    job.task.cancel()
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Shutdown, after the drain: stop what is left (claims of requests on the wire are kept),
+        then close the HTTP client and the ledger."""
+        tasks = [run.task for run in self._runs.values() if run.task is not None]
+        self.abandon(list(self._runs))
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        await self.client.aclose()
+        await self.ledger.aclose()
 
-    def reopen(self, partitions: set[tuple[str, int]]) -> None:
-        """The partitions are (re)assigned: their jobs may post again."""
-        for tp in partitions:
-            self._closing.pop(tp, None)
-            self._settled_high.pop(tp, None)
+    # --- one job ---------------------------------------------------------------------------------
 
-    def cancel(self, partitions: set[tuple[str, int]]) -> int:
-        """Abandon every unfinished job of these partitions (their new owner redelivers them)."""
-        cancelled = 0
-        for tp in partitions:
-            for job in self.jobs.pop(tp, set()):
-                if job.task is not None and job.task.cancel():
-                    cancelled += 1
-        return cancelled
+    def _launch(self, run: _Run) -> None:
+        run.task = asyncio.get_running_loop().create_task(self._run(run))
 
-    async def _run(self, job: Job) -> None:
-        failure: Failure | None = None
+    async def _run(self, run: _Run) -> None:
+        result: Result = ABANDONED
         try:
-            for delivery in job.deliveries:
-                failure = await self._deliver(delivery, job)
-                if failure is not None:
-                    break
+            result = await self._deliver_job(run)
         except asyncio.CancelledError:
-            return  # abandoned on revoke or shutdown: not settled, so not committed
+            pass  # abandoned (never on the wire) or shutdown: ABANDONED, claims settled below
+        except Exception:  # a bug here must not leave the job's future unresolved forever
+            log.exception("delivery of %s failed; it stays unsettled", run.job.message.where())
         finally:
-            jobs = self.jobs.get(job.message.tp)
-            if jobs is not None:
-                jobs.discard(job)
-        tp, offset = job.message.tp, job.message.offset
-        self._settled_high[tp] = max(offset, self._settled_high.get(tp, -1))
-        self._settle(job, failure)
+            self._finish(run, result)
 
-    async def _deliver(self, delivery: Delivery, job: Job) -> Failure | None:
-        """One activity: claim its key, post it, record it. The ledger makes redeliveries harmless.
+    def _finish(self, run: _Run, result: Result) -> None:
+        if self._runs.pop(run.done, None) is None:
+            return
+        for ready in self._turns.leave(run, run.job.contacts):
+            self._launch(ready)  # type: ignore[arg-type]  # ContactTurns holds our runs
+        if not run.done.done():
+            run.done.set_result(result)
 
-        The only window left for a double post is a crash between Freshdesk's 200 and the one
-        ledger write that follows it (``ledger.delivered``).
-        """
-        await self._contacts.acquire(delivery.contact)
-        try:
-            outcome = await self._post_until_settled(delivery, job)
-        finally:
-            self._contacts.release(delivery.contact)
-        topic = job.message.topic
-        if outcome is _SKIPPED:
-            self.metrics.duplicates.labels(topic, job.transform).inc()
-            return None
-        if outcome is None:
-            self.metrics.delivered.labels(topic, job.transform).inc()
-            if job.message.timestamp_ms is not None:
-                self.metrics.end_to_end_seconds.labels(topic).observe(
-                    max(0.0, time.time() - job.message.timestamp_ms / 1000))
-        return outcome  # type: ignore[return-value]  # _SKIPPED handled above
+    async def _deliver_job(self, run: _Run) -> Result:
+        """Every activity of the message, in order; the first failure ends the job."""
+        for delivery in run.job.deliveries:
+            if run.abandoned:
+                return ABANDONED
+            outcome = await self._post_until_settled(delivery, run)
+            if outcome is _SKIPPED:
+                self.metrics.duplicates.labels(run.job.message.topic, run.job.transform).inc()
+            elif outcome is None:
+                self._count_delivered(run.job)
+            else:
+                return outcome  # type: ignore[return-value]  # a Failure or ABANDONED
+        return None
 
-    async def _claim(self, key: str) -> Claim | None:
-        """Claim the key once; None while the ledger cannot answer (the caller waits and retries)."""
-        try:
-            claim = await self.ledger.claim(key)
-        except LedgerUnavailable as e:
-            self._ledger_failures += 1
-            if self._ledger_failures == 1 or self._ledger_failures % 50 == 0:
-                log.warning("idempotency ledger unavailable (%s); delivery waits for it", e)
-            return None
-        if self._ledger_failures:
-            self._ledger_failures = 0
-            log.warning("idempotency ledger answers again; delivery goes on")
-        return claim
+    def _count_delivered(self, job: Job) -> None:
+        self.metrics.delivered.labels(job.message.topic, job.transform).inc()
+        if job.message.timestamp_ms is not None:
+            self.metrics.end_to_end_seconds.labels(job.message.topic).observe(
+                max(0.0, time.time() - job.message.timestamp_ms / 1000))
 
-    async def _record_delivered(self, key: str) -> None:
-        """The one write after Freshdesk's 200. It must land: retry while the ledger is away."""
-        attempt = 0
-        while True:
-            try:
-                await self.ledger.delivered(key)
-                return
-            except LedgerUnavailable as e:
-                attempt += 1
-                if attempt == 1:
-                    log.warning("cannot record a delivery in the ledger (%s); retrying", e)
-                await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
+    # --- one activity ----------------------------------------------------------------------------
 
-    async def _release(self, key: str) -> None:
-        with contextlib.suppress(LedgerUnavailable):  # else the claim's lease runs out on its own
-            await self.ledger.release(key)
-
-    async def _post_until_settled(self, delivery: Delivery, job: Job) -> Failure | object | None:
-        """Post until the answer settles it: None (delivered), a Failure, or _SKIPPED."""
-        msg, retry = job.message, self.settings.retry
+    async def _post_until_settled(self, delivery: Delivery, run: _Run
+                                  ) -> Failure | Abandoned | _Skipped | None:
+        """Post until the answer settles it: None (delivered), a Failure, _SKIPPED or ABANDONED."""
+        retry = self.settings.retry
         attempts = 0
         first_failure: float | None = None
-        probing = claimed = False
+        probing = False
+        held = False  # we hold the key's claim
+        unknown = False  # an attempt may have reached Freshdesk without our seeing its answer
         try:
             while True:
+                if run.abandoned:
+                    return ABANDONED
                 if not probing:
                     await self.gate.wait()
                 await self.budget.wait()
                 reply: Reply | None = None
                 async with self._slots:
+                    if run.abandoned:
+                        return ABANDONED
                     if (not probing and not self.gate.is_open) or self.budget.throttled_for > 0:
                         continue  # halted or throttled while we waited for the slot: wait again
-                    if msg.offset > self._closing.get(msg.tp, msg.offset):
-                        raise asyncio.CancelledError  # past the cut: leave it to a redelivery
                     # Claimed right before each attempt: a lease left by a crash then covers only
                     # a request that may really have been sent, a long retry keeps its lease
                     # fresh, and a key another replica delivered meanwhile is seen as DELIVERED.
                     claim = await self._claim(delivery.key)  # None: the ledger is away
-                    if claim is not None:
-                        claimed = claim is Claim.CLAIMED  # ours to release if we give up
                     if claim is Claim.DELIVERED:
+                        held = False
                         return _SKIPPED
                     if claim is Claim.CLAIMED:
-                        job.posting = True  # on the wire until its outcome is recorded
-                        self.metrics.in_flight.inc()
-                        started = time.perf_counter()
-                        try:
-                            reply = await self.client.post(delivery.body)
-                            if reply.answer is Answer.DELIVERED:
-                                # The one write of the double-post window, first thing after the
-                                # 200, and shielded: a revoke or shutdown must not cut it off.
-                                claimed = False
-                                await asyncio.shield(self._record_delivered(delivery.key))
-                        finally:
-                            job.posting = False
-                            self.metrics.in_flight.dec()
-                if reply is None:  # BUSY (another replica posts it now) or the ledger is away
+                        held, known_before = True, not unknown
+                        unknown = True  # until its answer is read (a cancel lands here too)
+                        reply, seconds = await self._post(delivery, run)
+                        if reply.answer is Answer.DELIVERED:
+                            held = False
+                        elif reply.status is not None or not reply.sent:
+                            unknown = not known_before  # an answer: this attempt stored nothing
+                if reply is None:  # BUSY (another owner posts it now) or the ledger is away
                     await asyncio.sleep(0.5)
                     continue
-                self._observe(reply, time.perf_counter() - started)
+                self._observe(reply, seconds)
 
                 if reply.answer is Answer.HALT:
-                    if probing or self.gate.close(_halt_reason(reply)):
+                    if probing or self.gate.close(halt_reason(reply)):
                         if not probing:
-                            self.metrics.halted.labels(_halt_class(reply)).set(1)
+                            self.metrics.halted.labels(halt_class(reply)).set(1)
                             log.error("delivery halted: %s; every %.0fs one request probes until "
                                       "it succeeds; nothing is committed meanwhile",
                                       self.gate.reason, self.settings.halt_probe_interval_s)
@@ -344,14 +265,75 @@ class Deliverer:
                                    f"gave up after {attempts} attempts in {now - first_failure:.0f}s: "
                                    f"{_describe(reply)}",
                                    reply.status, reply.detail, attempts, first_failure, now)
+                if run.abandoned:
+                    return ABANDONED  # nobody waits for it: no retry
                 self.metrics.retries.labels(_retry_cause(reply)).inc()
-                log.debug("retrying %s after %s", msg.where(), _describe(reply))
+                log.debug("retrying %s after %s", run.job.message.where(), _describe(reply))
                 await asyncio.sleep(backoff(attempts, retry))
         finally:
-            if probing:  # cancelled while probing: let a waiting request take over the probe
+            if probing:  # stopped while probing: let a waiting request take over the probe
                 self._reopen_gate()
-            if claimed:  # dead-lettered or abandoned: give the key back (else its lease runs out)
-                asyncio.get_running_loop().create_task(self._release(delivery.key))
+            if held:
+                self._give_back(delivery.key, unknown)
+
+    async def _post(self, delivery: Delivery, run: _Run) -> tuple[Reply, float]:
+        """One attempt on the wire; after a 200 the one ledger write, before anything else."""
+        run.posting = True
+        if not run.done.running():  # tells the poll thread this message may be on a timeline
+            run.done.set_running_or_notify_cancel()
+        self.metrics.in_flight.inc()
+        started = time.perf_counter()
+        try:
+            reply = await self.client.post(delivery.body)
+            if reply.answer is Answer.DELIVERED:
+                # The one write of the double-post window, first thing after the 200, shielded:
+                # a shutdown that cancels this job must not cut it off.
+                await asyncio.shield(self._record_delivered(delivery.key))
+            return reply, time.perf_counter() - started
+        finally:
+            run.posting = False
+            self.metrics.in_flight.dec()
+
+    def _give_back(self, key: str, unknown: bool) -> None:
+        """Dead-lettered or abandoned while holding the claim: release it only when we know
+        nothing reached Freshdesk; otherwise the lease runs out on its own."""
+        if unknown:
+            self.metrics.unknown_outcomes.inc()
+            log.info("outcome unknown for activity %s (a request may have reached Freshdesk); "
+                     "its claim is kept until the lease runs out", key)
+            return
+        asyncio.get_running_loop().create_task(self._release(key))
+
+    async def _claim(self, key: str) -> Claim | None:
+        """Claim the key once; None while the ledger cannot answer (the caller waits and retries)."""
+        try:
+            claim = await self.ledger.claim(key)
+        except LedgerUnavailable as e:
+            self._ledger_failures += 1
+            if self._ledger_failures == 1 or self._ledger_failures % 50 == 0:
+                log.warning("idempotency ledger unavailable (%s); delivery waits for it", e)
+            return None
+        if self._ledger_failures:
+            self._ledger_failures = 0
+            log.warning("idempotency ledger answers again; delivery goes on")
+        return claim
+
+    async def _record_delivered(self, key: str) -> None:
+        """The one write after Freshdesk's 200. It must land: retry while the ledger is away."""
+        attempt = 0
+        while True:
+            try:
+                await self.ledger.delivered(key)
+                return
+            except LedgerUnavailable as e:
+                attempt += 1
+                if attempt == 1:
+                    log.warning("cannot record a delivery in the ledger (%s); retrying", e)
+                await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
+
+    async def _release(self, key: str) -> None:
+        with contextlib.suppress(LedgerUnavailable):  # else the lease runs out on its own
+            await self.ledger.release(key)
 
     def _reopen_gate(self) -> None:
         self.gate.open()
@@ -389,14 +371,3 @@ def _retry_cause(reply: Reply) -> str:
     if reply.status is not None:
         return "server_error"
     return "timeout" if reply.detail.startswith("timed out") else "connection"
-
-
-def _halt_class(reply: Reply) -> str:
-    return {401: "unauthorized", 403: "forbidden"}.get(reply.status or 0, "not_found")
-
-
-def _halt_reason(reply: Reply) -> str:
-    what = {401: "the API key is wrong (401 invalid_credentials)",
-            403: "the API key's agent may not post activities, or the feature is off (403)",
-            404: "wrong Freshdesk domain or path (404)"}.get(reply.status or 0, _describe(reply))
-    return f"{what}; fix freshdesk.api_key / freshdesk.domain"

@@ -39,6 +39,9 @@ class Reply:
     retry_after: float | None = None
     budget_total: int | None = None
     budget_remaining: int | None = None
+    # False only when we know the request never left (the connection could not be made): then
+    # nothing can be on the timeline. A timeout or a dropped connection may have been stored.
+    sent: bool = True
 
 
 def _int_header(headers: httpx.Headers, name: str) -> int | None:
@@ -85,6 +88,13 @@ def _transport_failure(e: BaseException) -> str:
     return f"{kind}: {type(cause).__name__}: {cause}"[:_BODY_KEEP]
 
 
+def _may_have_been_sent(e: BaseException) -> bool:
+    """False when the connection was never made (refused, DNS, TLS handshake): the request did
+    not leave. Everything else (timeouts, a connection dropped mid-request) is unknown."""
+    never = (httpx.ConnectError, aiohttp.ClientConnectorError, ConnectionRefusedError)
+    return not (isinstance(e, never) or isinstance(e.__cause__, never))
+
+
 class FreshdeskClient:
     """Posts activity bodies (already encoded JSON) to one account."""
 
@@ -114,7 +124,7 @@ class FreshdeskClient:
         try:
             response = await self._http.post(self.url, content=body)
         except (TimeoutError, httpx.TransportError, aiohttp.ClientError, OSError) as e:
-            return Reply(Answer.TRANSIENT, None, _transport_failure(e))
+            return Reply(Answer.TRANSIENT, None, _transport_failure(e), sent=_may_have_been_sent(e))
         return classify(response.status_code, response.headers, response.text, self._retry_statuses)
 
     async def aclose(self) -> None:

@@ -8,10 +8,12 @@ or when one of them is dead-lettered.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
+from consumer.dead_letter import Failure
 from consumer.message import Message
 
-__all__ = ["Delivery", "Job"]
+__all__ = ["ABANDONED", "Abandoned", "Delivery", "Job", "Result"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +37,20 @@ class Job:
     def contacts(self) -> tuple[str, ...]:
         """The distinct contacts of its activities, in first-seen order."""
         return tuple(dict.fromkeys(d.contact for d in self.deliveries))
+
+
+class Abandoned:
+    """A job stopped before it finished (revoke, shutdown, partitions lost): its message stays
+    unsettled, so uncommitted, and is redelivered to the partition's next owner."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ABANDONED"
+
+
+ABANDONED = Abandoned()
+
+Result: TypeAlias = Failure | Abandoned | None
+"""What a job's future resolves to: None (every activity delivered, or known delivered), the
+Failure to dead-letter, or ABANDONED."""

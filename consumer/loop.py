@@ -1,21 +1,30 @@
 """The consumer: poll → route → transform → deliver → settle → commit, top to bottom in this file.
 
-Threads: this loop (the poll thread) owns the Kafka consumer, the dead-letter producer and the
-offset book; the delivery station runs on an asyncio loop in a second thread and reports each
-finished message back through ``self._settled``. Nothing else is shared.
+Threads and who owns what:
+- this loop (the poll thread) owns the Kafka consumer, the dead-letter producer and what is in
+  flight (consumer.in_flight: per partition, the messages taken in order, each with the future
+  of its delivery job). Settling pops the done entries at the head of each partition's queue,
+  so the commit watermark never passes a message that is not done;
+- the delivery station (consumer.station → consumer.delivery) runs on its own asyncio thread. It
+  gets jobs and resolves one future per job; it knows nothing of partitions or commits. Each
+  resolved future puts its entry on ``_completed``, which only this thread reads;
+- the health server's thread reads three published values (``_subscribed``, ``_halted``,
+  ``_tripped``), each an immutable value replaced whole by its owner.
 
 Invariants kept here:
-- an offset is committed only once its message was delivered, dead-lettered (and the dead
-  letter acknowledged by the broker) or filtered; each partition commits its contiguous
-  watermark, never past an unsettled message;
-- at most ``max_pending_messages`` are held: above it every partition is paused (polling goes
-  on, so the group membership stays alive) until half of them have settled;
-- revoke and shutdown drain in-flight work within ``drain_timeout_s``, abandon the rest
-  (uncommitted, so redelivered), and commit synchronously.
+- an offset is committed only once its message was delivered, dead-lettered (the dead letter
+  acknowledged by the broker) or filtered;
+- at most ``max_pending_messages`` are held: above it every partition is paused (polling goes on,
+  so the group membership stays alive) until they are back under the low-water mark;
+- revoke and shutdown stop submitting, abandon the jobs past each partition's cut (nothing of
+  theirs was sent), wait (within ``drain_timeout_s``) for the ones before it, so that the
+  watermark reaches every message already on a timeline, dead-letter what failed, commit, and
+  leave the rest uncommitted (redelivered).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import faulthandler
 import logging
@@ -23,24 +32,27 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from consumer.breaker import TopicBreakers
-from consumer.bridge import AsyncBridge
+from consumer.commit_policy import CommitPolicy
 from consumer.config import Config
 from consumer.dead_letter import DeadLetterProducer, Failure
-from consumer.delivery import Deliverer, Job
+from consumer.delivery import Deliverer
 from consumer.freshdesk import FreshdeskClient
 from consumer.health import HealthServer, poll_liveness
+from consumer.in_flight import InFlight, Pending
+from consumer.job import ABANDONED, Job
 from consumer.lag import partition_lag
 from consumer.ledger import make_ledger
 from consumer.message import Message
 from consumer.metrics import METRICS, Metrics
-from consumer.offsets import CommitPolicy, OffsetBook
 from consumer.routing import Route, Router
+from consumer.station import DeliveryStation, Station
 from transforms import Filtered
 
 __all__ = ["ActivityConsumer", "Counts"]
@@ -50,6 +62,7 @@ log = logging.getLogger("consumer.loop")
 TP = tuple[str, int]
 _BATCH = 500  # messages per consume() call: amortises the call, bounded by max_pending
 _GAUGE_INTERVAL_S = 2.0  # lag gauges: often enough for alerts, rare enough to cost nothing
+_LOW_WATER = 0.5  # resume paused partitions once pending is back under this share of the limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,27 +84,40 @@ class Counts:
 
 
 class ActivityConsumer:
+    """The pipeline. ``make_kafka_consumer``, ``make_station`` and ``make_dead_letters`` let the
+    unit tests run it on a fake broker and a fake delivery side."""
+
     def __init__(self, config: Config, router: Router | None = None, *,
                  progress_interval_s: float = 30.0, transport: Any = None,
-                 metrics: Metrics = METRICS):
+                 metrics: Metrics = METRICS,
+                 make_kafka_consumer: Callable[[dict[str, Any]], Any] | None = None,
+                 make_station: Callable[[], Station] | None = None,
+                 make_dead_letters: Callable[[], DeadLetterProducer] | None = None):
         self.config = config
         self.metrics = metrics
         self.router = router or Router.from_config(config)
         self.counts = Counts()
-        self.book = OffsetBook()
+        self.in_flight = InFlight()
         self.policy = CommitPolicy(config.processing.commit_interval_s,
                                    config.processing.commit_every_messages)
-        self._settled: queue.SimpleQueue[tuple[Message, Failure | None]] = queue.SimpleQueue()
+        self._completed: queue.SimpleQueue[Pending] = queue.SimpleQueue()  # futures that resolved
         self._stop = threading.Event()
         self._paused = False
         self._progress_interval = progress_interval_s
         self._transport = transport
+        self._make_kafka_consumer = make_kafka_consumer or (lambda settings: Consumer(settings))
+        self._make_station = make_station or self._delivery_station
+        self._make_dead_letters = make_dead_letters or self._dead_letter_producer
         self._group = str(config.kafka["group.id"])
         self._breakers = TopicBreakers(config.dead_letter.breaker)
         self._stopped_topics: set[str] = set()  # topics whose breaker tripped
         self._health: HealthServer | None = None
         self._per_topic: dict[str, _TopicMetrics] = {}
         self.close_abandoned = False  # librdkafka's close outlived close_timeout_s (see _close)
+        # Published for the health server's thread (see the module docstring).
+        self._subscribed = False
+        self._halted: str | None = None
+        self._tripped: str | None = None
 
     def stop(self) -> None:
         """Ask the loop to shut down (safe from a signal handler or another thread)."""
@@ -101,38 +127,28 @@ class ActivityConsumer:
 
     def run(self) -> int:
         p = self.config.processing
-        if self.config.metrics.enabled:
-            self._health = HealthServer.from_settings(
-                self.config.metrics, registry=self.metrics.registry,
-                liveness=poll_liveness(self.config.metrics.liveness_timeout_s,
-                                       self.metrics.registry),
-                readiness=self.readiness).start()
-            log.info("metrics", extra={"port": self._health.port,
-                                       "paths": "/metrics /healthz /readyz"})
-        self._bridge = AsyncBridge().start()
-        self._deliverer = self._bridge.run(self._make_deliverer())
-        self._dlq = DeadLetterProducer(self.config.kafka, self.config.dead_letter.topic_for,
-                                       self._group)
-        self._consumer = Consumer(self._consumer_settings())
+        self._start_health_server()
+        self._station = self._make_station()
+        self._dlq = self._make_dead_letters()
+        self._consumer = self._make_kafka_consumer(self._consumer_settings())
         self._consumer.subscribe(self.router.topics, on_assign=self._on_assign,
                                  on_revoke=self._on_revoke, on_lost=self._on_lost)
-        log.info("consuming", extra={"topics": ",".join(self.router.topics),
-                                     "group": self._group, "freshdesk": self._deliverer.client.url})
+        self._subscribed = True
+        log.info("consuming", extra={"topics": ",".join(self.router.topics), "group": self._group,
+                                     "freshdesk": getattr(self._station, "url", "?")})
         last_commit = last_progress = last_gauges = time.monotonic()
         try:
             while not self._stop.is_set():
-                room = p.max_pending_messages - self.book.pending()
-                for m in self._consumer.consume(max(1, min(_BATCH, room)), p.poll_timeout_s):
-                    self._take(m)
-                self._settle_finished()
-                self._dlq.poll()
+                room = p.max_pending_messages - self.in_flight.pending
+                self._take(self._consumer.consume(max(1, min(_BATCH, room)), p.poll_timeout_s))
+                self._settle()
                 self._apply_backpressure()
                 now = time.monotonic()
                 self.metrics.last_poll.set(time.time())
                 if now - last_gauges >= _GAUGE_INTERVAL_S:
                     self._update_lag_gauges()
                     last_gauges = now
-                if self.policy.due(now, last_commit, self.book.settled_since_commit):
+                if self.policy.due(now, last_commit, self.in_flight.settled_since_commit):
                     self._commit()
                     last_commit = now
                 if now - last_progress >= self._progress_interval:
@@ -142,32 +158,64 @@ class ActivityConsumer:
             self._shutdown()
         return 0
 
-    def _take(self, m: Any) -> None:
-        err = m.error()
-        if err is not None:
-            if err.fatal():
-                raise KafkaException(err)
-            if err.code() != KafkaError._PARTITION_EOF:
-                log.warning("kafka error: %s", err.str())
-            return
-        msg = Message.from_kafka(m)
-        self.counts.consumed += 1
-        self.book.take(msg.tp, msg.offset, (msg.timestamp_ms or 0) / 1000)
-        route = self.router.route_for(msg.topic)
-        per_topic = self._per_topic.get(msg.topic) or self._topic_metrics(msg.topic, route)
-        started = time.perf_counter()
-        outcome = self.router.process(msg, route)
-        per_topic.transform_seconds.observe(time.perf_counter() - started)
-        per_topic.consumed.inc()
-        if isinstance(outcome, Filtered):
-            self.counts.filtered += 1
-            per_topic.filtered.inc()
-            self._breakers.record(msg.topic, False)
-            self.book.done(msg.tp, msg.offset)
-        elif isinstance(outcome, Failure):
-            self._dead_letter(msg, outcome)
-        else:
-            self._bridge.call_soon(self._deliverer.start, Job(msg, list(outcome), per_topic.transform))
+    def _take(self, batch: list[Any]) -> None:
+        """Route and transform a batch; what needs delivery goes over as one hand-off."""
+        jobs: list[Job] = []
+        waiting: list[Pending] = []
+        for m in batch:
+            err = m.error()
+            if err is not None:
+                if err.fatal():
+                    raise KafkaException(err)
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("kafka error: %s", err.str())
+                continue
+            msg = Message.from_kafka(m)
+            self.counts.consumed += 1
+            pending = self.in_flight.take(msg)
+            route = self.router.route_for(msg.topic)
+            per_topic = self._per_topic.get(msg.topic) or self._topic_metrics(msg.topic, route)
+            started = time.perf_counter()
+            outcome = self.router.process(msg, route)
+            per_topic.transform_seconds.observe(time.perf_counter() - started)
+            per_topic.consumed.inc()
+            if isinstance(outcome, Filtered):
+                self.counts.filtered += 1
+                per_topic.filtered.inc()
+                self._breakers.record(msg.topic, False)
+                self.in_flight.settle(pending)
+            elif isinstance(outcome, Failure):
+                self._dead_letter(pending, outcome)
+            else:
+                jobs.append(Job(msg, outcome, per_topic.transform))
+                waiting.append(pending)
+        if jobs:
+            completed = self._completed.put
+            for pending, future in zip(waiting, self._station.submit(jobs), strict=True):
+                pending.future = future
+                future.add_done_callback(lambda _, entry=pending: completed(entry))
+
+    def _settle(self) -> None:
+        """Take in what delivery finished and what the broker acknowledged; move the watermarks."""
+        while True:
+            try:
+                pending = self._completed.get_nowait()
+            except queue.Empty:
+                break
+            if pending.part.forgotten:
+                continue  # revoked or lost meanwhile: its next owner redoes it
+            assert pending.future is not None
+            pending.result_taken = True
+            result = pending.future.result()
+            if result is None:
+                self.counts.delivered += 1
+                self._breakers.record(pending.message.topic, False)
+                self.in_flight.settle(pending)
+            elif result is not ABANDONED:
+                self._dead_letter(pending, result)  # type: ignore[arg-type]  # a Failure
+            # ABANDONED: stays unsettled; its partition is being revoked or we are stopping
+        self._dlq.poll()  # runs the dead letters' acknowledgement callbacks
+        self.in_flight.advance()
 
     def _topic_metrics(self, topic: str, route: Route | None) -> _TopicMetrics:
         """The topic's labelled metric children, made once: labels() costs more than a filter."""
@@ -178,35 +226,49 @@ class ActivityConsumer:
             m.transform_seconds.labels(transform))
         return made
 
-    def _settle_finished(self, wait: float = 0.0) -> None:
-        """Settle what the delivery station finished; optionally wait a little for the first."""
-        try:
-            msg, failure = self._settled.get(timeout=wait) if wait else self._settled.get_nowait()
-            while True:
-                if failure is None:
-                    self.counts.delivered += 1
-                    self._breakers.record(msg.topic, False)
-                    self.book.done(msg.tp, msg.offset)
-                else:
-                    self._dead_letter(msg, failure)
-                msg, failure = self._settled.get_nowait()
-        except queue.Empty:
-            pass
+    # --- dead letters ----------------------------------------------------------------------------
 
-    def _dead_letter(self, msg: Message, failure: Failure) -> None:
+    def _dead_letter(self, pending: Pending, failure: Failure) -> None:
+        msg = pending.message
         tripped = self._breakers.tripped(msg.topic) or self._breakers.record(msg.topic, True)
         if tripped:
             self._hold(msg, tripped)
             return
+        if self._dlq.closed:  # a late failure during shutdown: left uncommitted, redelivered
+            log.warning("not dead-lettering %s during shutdown: %s; it stays uncommitted",
+                        msg.where(), failure.error)
+            return
         log.warning("dead-lettering %s: %s: %s", msg.where(), failure.reason, failure.error,
                     extra={"status": failure.status} if failure.status else None)
-        self._dlq.send(msg, failure, on_written=self._dead_lettered,
-                       on_error=self._dead_letter_failed)
+        pending.failure, pending.dead_lettering = failure, True
+        self._dlq.send(msg, failure, on_written=lambda *_: self._dead_lettered(pending),
+                       on_error=lambda *args: self._dead_letter_failed(pending, args[-1]))
+
+    def _dead_lettered(self, pending: Pending) -> None:
+        assert pending.failure is not None
+        pending.dead_lettering = False
+        self.counts.dead_lettered += 1
+        self.metrics.dead_letters.labels(pending.message.topic, pending.failure.reason).inc()
+        self.in_flight.settle(pending)
+
+    def _dead_letter_failed(self, pending: Pending, error: str) -> None:
+        # Not done, so not committed: try again rather than lose it (librdkafka already retried
+        # for message.timeout.ms; the partition waits, backpressure holds the rest).
+        log.error("could not write dead letter for %s (%s); trying again",
+                  pending.message.where(), error)
+        failure = pending.failure
+        assert failure is not None
+        if pending.part.forgotten or self._dlq.closed:
+            pending.dead_lettering = False
+            return
+        self._dlq.send(pending.message, failure, on_written=lambda *_: self._dead_lettered(pending),
+                       on_error=lambda *args: self._dead_letter_failed(pending, args[-1]))
 
     def _hold(self, msg: Message, reason: str) -> None:
         """The topic's breaker tripped: keep the message unsettled (so uncommitted) and stop the topic."""
         if msg.topic not in self._stopped_topics:
             self._stopped_topics.add(msg.topic)
+            self._tripped = ", ".join(sorted(self._stopped_topics))
             self._consumer.pause([tp for tp in self._consumer.assignment() if tp.topic == msg.topic])
             self.metrics.halted.labels("dead_letter_breaker").set(1)
             log.error("dead-letter breaker tripped for topic %s: %s. Its partitions are paused and "
@@ -214,26 +276,16 @@ class ActivityConsumer:
                       "deploy?) and restart", msg.topic, reason)
         # Nothing else to do: never settled, the message holds its partition's watermark.
 
-    def _dead_lettered(self, msg: Message, failure: Failure) -> None:
-        self.counts.dead_lettered += 1
-        self.metrics.dead_letters.labels(msg.topic, failure.reason).inc()
-        self.book.done(msg.tp, msg.offset)
-
-    def _dead_letter_failed(self, msg: Message, failure: Failure, error: str) -> None:
-        # Not done, so not committed: try again rather than lose it (librdkafka already retried
-        # for message.timeout.ms; the partition waits, backpressure holds the rest).
-        log.error("could not write dead letter for %s (%s); trying again", msg.where(), error)
-        self._dlq.send(msg, failure, on_written=self._dead_lettered,
-                       on_error=self._dead_letter_failed)
+    # --- backpressure and commits ----------------------------------------------------------------
 
     def _apply_backpressure(self) -> None:
-        pending, limit = self.book.pending(), self.config.processing.max_pending_messages
+        pending, limit = self.in_flight.pending, self.config.processing.max_pending_messages
         if not self._paused and pending >= limit:
             self._consumer.pause(self._consumer.assignment())
             self._paused = True
             self.metrics.paused.set(1)
             log.info("paused: %d messages pending (limit %d)", pending, limit)
-        elif self._paused and pending <= limit // 2:
+        elif self._paused and pending <= limit * _LOW_WATER:
             self._consumer.resume([tp for tp in self._consumer.assignment()
                                    if tp.topic not in self._stopped_topics])
             self._paused = False
@@ -241,7 +293,7 @@ class ActivityConsumer:
             log.info("resumed: %d messages pending", pending)
 
     def _commit(self, only: set[TP] | None = None) -> None:
-        offsets = self.book.to_commit(only)
+        offsets = self.in_flight.to_commit(only)
         if not offsets:
             return
         started = time.perf_counter()
@@ -256,76 +308,88 @@ class ActivityConsumer:
             return
         finally:
             self.metrics.commit_seconds.observe(time.perf_counter() - started)
-        self.book.mark_committed(offsets)
+        self.in_flight.mark_committed(offsets)
 
     # --- rebalances ------------------------------------------------------------------------------
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         if self.close_abandoned:  # a close left behind (_close) came back late: nothing to do
             return
-        tps = {(tp.topic, tp.partition) for tp in partitions}
-        for tp in tps:
-            self.book.assign(tp)
-        self._bridge.call_soon(self._deliverer.reopen, tps)
+        for tp in partitions:
+            self.in_flight.assign((tp.topic, tp.partition))
         consumer.incremental_assign(partitions)
         held_back = [tp for tp in partitions if self._paused or tp.topic in self._stopped_topics]
         if held_back:  # keep the backpressure and breaker promises for newcomers too
             consumer.pause(held_back)
         self.metrics.rebalances.labels("assigned").inc()
+        self.metrics.assigned_partitions.set(len(self.in_flight.parts))
         log.info("assigned", extra={"partitions": _names(partitions)})
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         if self.close_abandoned:
             return
         tps = {(tp.topic, tp.partition) for tp in partitions}
         abandoned = self._drain(tps)
         self._commit(only=tps)
-        for tp in tps:
-            self.book.forget(tp)
-            self._forget_gauges(tp)
+        self._forget(tps)
         self.metrics.rebalances.labels("revoked").inc()
         log.info("revoked", extra={"partitions": _names(partitions), "abandoned": abandoned})
 
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         if self.close_abandoned:
             return
         tps = {(tp.topic, tp.partition) for tp in partitions}
-        self._bridge.run(self._call(self._deliverer.cancel, tps))  # someone else owns them: no commit
-        for tp in tps:
-            self.book.forget(tp)
-            self._forget_gauges(tp)
+        self._forget(tps)  # someone else owns them now: no drain, no commit
         self.metrics.rebalances.labels("lost").inc()
         log.warning("partitions lost", extra={"partitions": _names(partitions)})
 
-    def _drain(self, tps: set[TP] | None) -> int:
-        """Revoke/shutdown of ``tps`` (None: all): finish requests on the wire, settle, abandon the rest.
+    def _forget(self, tps: set[TP]) -> None:
+        unfinished: list[Pending] = []
+        for tp in tps:
+            unfinished += self.in_flight.forget(tp)
+            self._forget_gauges(tp)
+        self._station.abandon(p.future for p in unfinished if p.future is not None)
+        self.metrics.assigned_partitions.set(len(self.in_flight.parts))
 
-        Returns how many messages were left unsettled (uncommitted: redelivered later).
+    def _drain(self, tps: set[TP] | None) -> int:
+        """Revoke (of ``tps``) or shutdown (None): stop what sent nothing, wait for the rest.
+
+        Messages after each partition's cut (consumer.in_flight.InFlight.beyond_cut) stop at
+        once; those before it are waited for until ``drain_timeout_s``, then abandoned too.
+
+        Returns how many messages are left unsettled (uncommitted: redelivered later).
         """
         deadline = time.monotonic() + self.config.processing.drain_timeout_s
-        self._bridge.run(self._call(self._deliverer.quiesce, tps))
-        while ((self._deliverer.in_flight(tps) or self._dlq.unacknowledged)
-               and time.monotonic() < deadline):
-            self._settle_finished(wait=0.05)
-            self._dlq.poll()
-        self._settle_finished()
-        if self._deliverer.in_flight(tps):
-            self._bridge.run(self._call(self._deliverer.cancel,
-                                        set(self._deliverer.jobs) if tps is None else tps))
-        return self.book.pending() if tps is None else sum(self.book.pending(t) for t in tps)
-
-    @staticmethod
-    async def _call(fn: Any, *args: Any) -> Any:
-        """Run a Deliverer method on its own loop (the poll thread never touches its state)."""
-        return fn(*args)
+        self._settle()
+        self._station.abandon(_futures(self.in_flight.beyond_cut(tps)))
+        while True:
+            self._settle()
+            on_the_way = [p for p in self.in_flight.unfinished(tps) if p.can_still_finish]
+            left = deadline - time.monotonic()
+            if not on_the_way or left <= 0:
+                self._station.abandon(_futures(self.in_flight.unfinished(tps)))
+                break
+            futures = [p.future for p in on_the_way if p.future is not None and not p.dead_lettering]
+            if futures:
+                concurrent.futures.wait(futures, min(left, 0.05), concurrent.futures.FIRST_COMPLETED)
+            else:  # only dead letters awaiting the broker's acknowledgement
+                self._dlq.poll(min(left, 0.05))
+        return self.in_flight.pending if tps is None else self.in_flight.count(tps)
 
     # --- start and stop --------------------------------------------------------------------------
 
-    async def _make_deliverer(self) -> Deliverer:
-        client = FreshdeskClient(self.config.freshdesk, transport=self._transport)
-        return Deliverer(client, self.config.freshdesk,
-                         settle=lambda job, failure: self._settled.put((job.message, failure)),
-                         ledger=make_ledger(self.config.ledger), metrics=self.metrics)
+    def _delivery_station(self) -> DeliveryStation:
+        async def make() -> Deliverer:
+            client = FreshdeskClient(self.config.freshdesk, transport=self._transport)
+            return Deliverer(client, self.config.freshdesk, ledger=make_ledger(self.config.ledger),
+                             metrics=self.metrics, on_halt=self._set_halted)
+        return DeliveryStation(make)
+
+    def _set_halted(self, reason: str | None) -> None:
+        self._halted = reason  # from the delivery thread: one immutable value, replaced whole
+
+    def _dead_letter_producer(self) -> DeadLetterProducer:
+        return DeadLetterProducer(self.config.kafka, self.config.dead_letter.topic_for, self._group)
 
     def _consumer_settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {
@@ -338,22 +402,31 @@ class ActivityConsumer:
         settings.update({"enable.auto.commit": False, "enable.auto.offset.store": False})
         return settings
 
+    def _start_health_server(self) -> None:
+        if not self.config.metrics.enabled:
+            return
+        self._health = HealthServer.from_settings(
+            self.config.metrics, registry=self.metrics.registry,
+            liveness=poll_liveness(self.config.metrics.liveness_timeout_s, self.metrics.registry),
+            readiness=self.readiness).start()
+        log.info("metrics", extra={"port": self._health.port, "paths": "/metrics /healthz /readyz"})
+
     def _shutdown(self) -> None:
         log.info("shutting down: draining in-flight work",
-                 extra={"pending": self.book.pending(),
+                 extra={"pending": self.in_flight.pending,
                         "deadline_s": self.config.processing.drain_timeout_s})
         abandoned = self._drain(None)
-        if left := self._dlq.close(5.0):
+        if left := self._dlq.close(5.0):  # runs the last acknowledgement callbacks
             log.error("%d dead letters unacknowledged at shutdown; their messages stay "
                       "uncommitted and will be redelivered", left)
-        self._settle_finished()
+        self._settle()  # late results: delivered ones count, failures stay uncommitted
         self._commit()
-        self._close()
-        self._bridge.run(self._deliverer.client.aclose(), timeout=5)
-        self._bridge.run(self._deliverer.ledger.aclose(), timeout=5)
-        self._bridge.stop()
-        if self._health is not None:
-            self._health.stop()
+        try:
+            self._close()
+        finally:
+            self._station.close()
+            if self._health is not None:
+                self._health.stop()
         self._log_progress()
         log.info("stopped", extra={"abandoned": abandoned})
 
@@ -390,21 +463,28 @@ class ActivityConsumer:
         with contextlib.suppress(OSError, ValueError, AttributeError):  # no real stderr
             faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
 
+    # --- health and gauges -----------------------------------------------------------------------
+
     def readiness(self) -> tuple[bool, str]:
-        """Ready: assigned partitions, delivery not halted, no breaker tripped (server thread)."""
-        if not getattr(self, "_deliverer", None) or not self.book.partitions():
-            return False, "no partitions assigned (yet)"
-        if not self._deliverer.gate.is_open:
-            return False, f"delivery halted: {self._deliverer.gate.reason}"
-        if self._stopped_topics:
-            return False, f"dead-letter breaker tripped for {', '.join(sorted(self._stopped_topics))}"
+        """Ready: subscribed to the group, delivery not halted, no breaker tripped (server thread).
+
+        Owning partitions is not a condition: a replica beyond the partition count, or one
+        waiting out a rebalance, is healthy and ready to take over; what it owns is the
+        ``assigned_partitions`` metric.
+        """
+        if not self._subscribed:
+            return False, "not subscribed yet"
+        if (halted := self._halted) is not None:
+            return False, f"delivery halted: {halted}"
+        if (tripped := self._tripped) is not None:
+            return False, f"dead-letter breaker tripped for {tripped}"
         return True, "ok"
 
     def _update_lag_gauges(self) -> None:
         """Lag in messages (end of partition - first unsettled) and seconds (oldest pending's age)."""
         now = time.time()
-        self.metrics.pending.set(self.book.pending())
-        parts = self.book.partitions()
+        self.metrics.pending.set(self.in_flight.pending)
+        parts = self.in_flight.parts
         lags = partition_lag(self._consumer, list(parts),
                              {tp: part.next_unsettled for tp, part in parts.items()})
         for tp, part in parts.items():
@@ -424,8 +504,12 @@ class ActivityConsumer:
         c = self.counts
         log.info("progress", extra={"consumed": c.consumed, "delivered": c.delivered,
                                     "dead_lettered": c.dead_lettered, "filtered": c.filtered,
-                                    "pending": self.book.pending(), "paused": self._paused,
-                                    "halted": not self._deliverer.gate.is_open})
+                                    "pending": self.in_flight.pending, "paused": self._paused,
+                                    "halted": self._halted is not None})
+
+
+def _futures(entries: Iterable[Pending]) -> Iterable[concurrent.futures.Future[Any]]:
+    return (p.future for p in entries if p.future is not None)
 
 
 def _names(partitions: list[TopicPartition]) -> str:

@@ -60,6 +60,12 @@ class Metrics:
         self.budget_total = Gauge(_P + "freshdesk_budget_total",
                                   "X-RateLimit-Total of the last answer: calls per window.",
                                   registry=r)
+        self.unknown_outcomes = Counter(_P + "unknown_outcomes_total",
+                                        "Activities given up (dead-lettered or abandoned) after a "
+                                        "request whose answer was never read (timeout, dropped "
+                                        "connection, shutdown): the claim is kept until its lease "
+                                        "runs out, so no other owner posts it meanwhile.",
+                                        registry=r)
         self.in_flight = Gauge(_P + "freshdesk_in_flight_requests",
                                "Requests on the wire to Freshdesk now.", registry=r)
         self.halted = Gauge(_P + "halted",
@@ -85,6 +91,10 @@ class Metrics:
         self.commit_failures = Counter(_P + "commit_failures_total",
                                        "Offset commits that failed (retried with the next one).",
                                        registry=r)
+        self.assigned_partitions = Gauge(_P + "assigned_partitions",
+                                         "Partitions this replica owns now (0 is normal for a "
+                                         "replica beyond the partition count; it stays ready).",
+                                         registry=r)
         self.rebalances = Counter(_P + "rebalances_total",
                                   "Partition assignment changes, by kind (assigned, revoked, lost).",
                                   ["kind"], registry=r)

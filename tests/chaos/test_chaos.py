@@ -3,10 +3,15 @@
 A real broker of its own (it gets restarted), real Redis as the shared ledger, the sandbox
 injecting faults (5xx, answers slower than the client's timeout, dropped connections, 429 bursts),
 and 1-3 `activity-consumer run` processes that are SIGKILLed at random moments and scaled
-1 → 3 → 1 while 20,000 events are produced. Then, from the sandbox's store: 0 missing,
-0 doubled, dead letters only for the events built to be invalid, committed offsets at the end.
+1 → 3 → 1 while 20,000 events are produced. Every third order becomes two activities for its
+customer (tests/chaos/two_step_orders.py). Then, from the sandbox's store: 0 missing, 0 doubled
+outside the one window, dead letters only for the events built to be invalid, committed offsets
+at the end, and each customer's activities on the timeline in the order their events were made
+(a message's activities together, in order).
 
-Run it alone with:  .venv/bin/pytest tests/chaos -s
+It runs twice: as is, and ``cpu_starved``: two busy-loop processes take the machine's cores for
+the whole run, as a CPU-throttled pod lives. Run it alone with:  .venv/bin/pytest tests/chaos -s
+(CHAOS_SEED picks the seed).
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ SEED = int(os.environ.get("CHAOS_SEED", "20261124"))
 # The one window no client can close (README, "Guarantees"): Freshdesk stored the activity and
 # the poster never recorded it. A SIGKILL within this long of the first copy counts as that.
 WINDOW_S = 0.25
+TWO_STEP_EVERY = 3  # every third order is a message of two activities for one customer
+_BUSY_LOOP = "while True: pass"
 
 
 class Fleet:
@@ -121,6 +128,7 @@ def _produce_paced(bootstrap: str, topic: str, tag: str, events: list[dict]) -> 
         email = f"bad{i}(at)example.com" if invalid else None
         e = order_event(i, email=email, customer=f"c{i % 1500}-{tag}")
         e["event_id"] = f"chaos-{tag}-{i}"
+        e["two_step"] = i % TWO_STEP_EVERY == 0
         events.append(e)
         producer.produce(topic, key=e["customer"]["id"].encode(), value=orjson.dumps(e),
                          on_delivery=lambda err, _m: err and failed.append(err.str()))
@@ -133,8 +141,69 @@ def _produce_paced(bootstrap: str, topic: str, tag: str, events: list[dict]) -> 
     assert not failed, f"{len(failed)} events not produced: {failed[:3]}"
 
 
-def test_every_event_lands_exactly_once_through_kills_rebalances_and_faults(
-        tmp_path, redis_server, sandbox_factory, capsys):
+class CpuHogs:
+    """Busy loops, one per core, for as long as the block runs: the starved machine."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> CpuHogs:
+        self.procs = [subprocess.Popen([sys.executable, "-c", _BUSY_LOOP])
+                      for _ in range(self.count)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for p in self.procs:
+            p.kill()
+            p.wait(10)
+
+
+def expected_activities(produced: list[dict]) -> dict[str, list[tuple[str, str]]]:
+    """Per customer email, the (order id, step) of every activity, in the order made."""
+    by_contact: dict[str, list[tuple[str, str]]] = {}
+    for i, e in enumerate(produced):
+        if i % INVALID_EVERY == INVALID_EVERY - 1:
+            continue
+        steps = ("placed", "confirmed") if e["two_step"] else ("placed",)
+        by_contact.setdefault(e["customer"]["email"], []).extend(
+            (e["order"]["id"], step) for step in steps)
+    return by_contact
+
+
+def activity_id(a: dict) -> tuple[str, str]:
+    """(order id, step) of an activity on the timeline."""
+    step = "confirmed" if a["activity"]["name"].endswith("(confirmed)") else "placed"
+    return a["activity"]["object"]["id"], step
+
+
+def out_of_order(stored: list[dict], expected: dict[str, list[tuple[str, str]]]) -> dict[str, str]:
+    """Customers whose first copies on the timeline are not in the order their events were made."""
+    seen: dict[str, list[tuple[str, str]]] = {}
+    firsts: set[tuple[str, str]] = set()
+    for a in stored:  # oldest first
+        ident = activity_id(a)
+        if ident in firsts:
+            continue  # a second copy (the window) says nothing about order
+        firsts.add(ident)
+        seen.setdefault(a["contact"]["email"], []).append(ident)
+    bad = {}
+    for contact, got in seen.items():
+        want = [x for x in expected.get(contact, []) if x in firsts]
+        if got != want:
+            first_diff = next(i for i, (g, w) in enumerate(zip(got, want, strict=False)) if g != w)
+            bad[contact] = f"at {first_diff}: got {got[first_diff]}, expected {want[first_diff]}"
+    return bad
+
+
+@pytest.mark.parametrize("starved", [False, True], ids=["normal", "cpu_starved"])
+def test_every_event_lands_exactly_once_in_order_through_kills_rebalances_and_faults(
+        starved, tmp_path, redis_server, sandbox_factory, capsys):
+    with CpuHogs(2 if starved else 0):
+        _chaos(tmp_path, redis_server, sandbox_factory, capsys, "cpu_starved" if starved else "normal")
+
+
+def _chaos(tmp_path, redis_server, sandbox_factory, capsys, variant: str) -> None:
     rng = random.Random(SEED)
     tag = uuid.uuid4().hex[:6]
     kafka = LocalKafka(workdir=tmp_path / "kafka", log_path=tmp_path / "kafka.log").start()
@@ -155,7 +224,8 @@ def test_every_event_lands_exactly_once_through_kills_rebalances_and_faults(
                        "lease_s": 5},
             "metrics": {"enabled": False},
             "log": {"level": "INFO"},
-            "subscriptions": [{"topic": topic, "transform": "orders"}],
+            "subscriptions": [{"topic": topic,
+                               "transform": "tests.chaos.two_step_orders:transform"}],
         }))
         sandbox.set_faults(error_rate=0.10, error_status=503, slow_rate=0.02, slow_seconds=4.0,
                            drop_rate=0.02)
@@ -206,11 +276,12 @@ def test_every_event_lands_exactly_once_through_kills_rebalances_and_faults(
 
         invalid = {e["order"]["id"] for i, e in enumerate(produced)
                    if i % INVALID_EVERY == INVALID_EVERY - 1}
-        expected = {e["order"]["id"] for e in produced} - invalid
+        by_contact = expected_activities(produced)
+        expected = {x for xs in by_contact.values() for x in xs}
         stored = sandbox.activities()
-        seen = Counter(a["activity"]["object"]["id"] for a in stored)
+        seen = Counter(activity_id(a) for a in stored)
         missing = expected - set(seen)
-        unexpected = set(seen) - expected
+        unexpected = {order_id for order_id, _ in set(seen) - expected}
         doubled = {k: n for k, n in seen.items() if n > 1}
         # A double is the window's when Freshdesk stored the first copy but its poster never
         # recorded it: the 200 reached no one (the client had timed out or died: the sandbox
@@ -218,7 +289,8 @@ def test_every_event_lands_exactly_once_through_kills_rebalances_and_faults(
         # ledger write, or while its sent request was still being handled). Any other is a bug.
         first: dict[str, dict] = {}
         for a in stored:  # oldest first, so the first seen is the first copy
-            first.setdefault(a["activity"]["object"]["id"], a)
+            first.setdefault(activity_id(a), a)
+        disorder = out_of_order(stored, by_contact)
         unread = {r["activity_id"] for r in sandbox.requests()
                   if r["status"] == 200 and r.get("client_gone")}
         in_window, outside = set(), {}
@@ -236,11 +308,13 @@ def test_every_event_lands_exactly_once_through_kills_rebalances_and_faults(
         # but it is counted and shown, never silent.
         close_left = sum("did not leave the group" in path.read_text(errors="replace")
                          for path in fleet.logs.values())
-        summary = (f"CHAOS SUMMARY events={EVENTS} partitions={PARTITIONS} kills={kills} "
+        summary = (f"CHAOS SUMMARY variant={variant} events={EVENTS} "
+              f"activities={len(expected)} partitions={PARTITIONS} kills={kills} "
               f"consumer_starts={fleet.started} rebalances=1→3→1 broker_restarts={broker_restarts} "
               f"429_bursts={bursts} faults_injected={dict(faults)} "
               f"delivered={sum(seen.values())} missing={len(missing)} "
               f"doubled_outside_window={len(outside)} doubled_in_window={len(in_window)} "
+              f"contacts_out_of_order={len(disorder)} "
               f"answers_unread={len(unread)} closes_left_behind={close_left} "
               f"dead_letters={len(dead)} (distinct {len(set(dead))}, invalid {len(invalid)}) "
               f"duration={duration:.0f}s seed={SEED}")
@@ -248,6 +322,7 @@ def test_every_event_lands_exactly_once_through_kills_rebalances_and_faults(
             print(f"\n{summary}", flush=True)
         assert not missing, f"{len(missing)} lost, e.g. {sorted(missing)[:5]}"
         assert not outside, f"doubled outside the window: {outside}"
+        assert not disorder, f"timelines out of order: {dict(list(disorder.items())[:5])}"
         assert not unexpected, f"invalid events reached the timeline: {sorted(unexpected)[:5]}"
         assert set(dead) == invalid, "dead letters are exactly the invalid events"
         assert kills >= 5

@@ -39,7 +39,12 @@ def test_a_redis_outage_pauses_delivery_and_loses_or_doubles_nothing(
 
     redis_server.stop()
     produce(topic, _events(30, tag, start=100))
-    time.sleep(3)
+    registry = running.consumer.metrics.registry
+    deadline = time.monotonic() + 30
+    while (registry.get_sample_value("activity_consumer_messages_consumed_total",
+                                     {"topic": topic}) or 0) < 60:  # taken, so they tried
+        assert time.monotonic() < deadline, "the new events were not consumed"
+        time.sleep(0.1)
     assert len(sandbox.activities()) == 30, "nothing may be posted while the ledger is away"
     committed, end = setup.committed_and_end()
     assert (committed, end) == (30, 60), "nothing committed past the outage"
@@ -65,7 +70,9 @@ def test_the_breaker_stops_a_bad_deploy_instead_of_draining_the_topic(
     while running.consumer.readiness()[0] or "breaker" not in running.consumer.readiness()[1]:
         assert time.monotonic() < deadline, running.consumer.readiness()
         time.sleep(0.1)
-    time.sleep(1.5)  # a couple of commit intervals: nothing more may happen
+    while setup.committed_and_end()[0] < 10:  # the dead letters before the trip are committed
+        assert time.monotonic() < deadline, setup.committed_and_end()
+        time.sleep(0.1)
     halted = running.consumer.metrics.registry.get_sample_value(
         "activity_consumer_halted", {"reason": "dead_letter_breaker"})
     committed, end = setup.committed_and_end()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from consumer import local_kafka
+from consumer_devtools import local_kafka
 from consumer_devtools.local_kafka import KAFKA_VERSION, LocalKafka, ensure_kafka_jars
 
 pytestmark = pytest.mark.integration

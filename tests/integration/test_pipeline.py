@@ -178,7 +178,10 @@ def test_halted_consumer_resumes_when_the_probe_succeeds(
     sandbox.set_api_keys(["other-key"])
     setup = consumer_setup(sandbox, {topic: "payments"})
     running = run_consumer(setup)
-    time.sleep(2)
+    deadline = time.monotonic() + 20
+    while sum(r["status"] == 401 for r in sandbox.requests()) < 3:  # halted, and probing
+        assert time.monotonic() < deadline, "the halted consumer did not probe"
+        time.sleep(0.1)
     assert sandbox.activities() == [] and setup.committed_and_end() == (0, 10)
     sandbox.set_api_keys(["other-key", "sandbox-key"])  # the operator fixes the account
     setup.wait_settled(timeout=30)
@@ -317,7 +320,11 @@ def test_an_error_from_close_still_reaches_the_caller(
     monkeypatch.setattr("consumer.loop.Consumer", CloseFails)
     topic = topic_factory(partitions=1, prefix="orders")
     running = run_consumer(consumer_setup(sandbox, {topic: "orders"}))
-    time.sleep(1)
+    registry = running.consumer.metrics.registry
+    deadline = time.monotonic() + 30
+    while registry.get_sample_value("activity_consumer_assigned_partitions") != 1:
+        assert time.monotonic() < deadline, "the consumer never got its partition"
+        time.sleep(0.05)
     with pytest.raises(RuntimeError, match="close failed on purpose"):
         running.stop(timeout=15)
     assert not running.consumer.close_abandoned

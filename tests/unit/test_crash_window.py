@@ -8,12 +8,14 @@ redelivers the same message once the first owner's lease has run out.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import pytest
 
 from consumer.config import FreshdeskSettings, RetrySettings
-from consumer.delivery import Deliverer, Delivery, Job
+from consumer.delivery import Deliverer
 from consumer.freshdesk import Answer, Reply
+from consumer.job import Delivery, Job
 from consumer.ledger import MemoryLedger
 from consumer.message import Message
 
@@ -72,16 +74,15 @@ SETTINGS = FreshdeskSettings(base_url="http://127.0.0.1:1", api_key="k",
 JOB_MSG = Message("orders", 0, 7, None, b"{}", (), None)
 
 
+def the_job() -> Job:
+    return Job(JOB_MSG, (Delivery("orders:evt-1", "email:r@example.com", b"body"),))
+
+
 async def deliver_once(client, ledger) -> list:
-    settled = []
-    deliverer = Deliverer(client, SETTINGS, lambda j, f: settled.append(f), ledger=ledger)
-    deliverer.start(Job(JOB_MSG, [Delivery("orders:evt-1", "email:r@example.com", b"body")]))
-    for _ in range(200):
-        await asyncio.sleep(0.005)
-        task = next(iter(deliverer.jobs.get(JOB_MSG.tp, ())), None)
-        if settled or task is None:
-            break
-    return settled
+    deliverer = Deliverer(client, SETTINGS, ledger=ledger)
+    done = concurrent.futures.Future()
+    deliverer.start([(the_job(), done)])
+    return [await asyncio.wait_for(asyncio.wrap_future(done), 10)]
 
 
 @pytest.mark.parametrize(("crash_at", "copies"), [
@@ -112,11 +113,11 @@ def test_a_crash_doubles_an_activity_only_between_the_200_and_the_ledger_write(c
 
 async def _first_owner(freshdesk, ledger):
     """Run the first owner's delivery and let its crash escape, as SIGKILL would end it."""
-    deliverer = Deliverer(freshdesk, SETTINGS, lambda j, f: None, ledger=ledger)
-    job = Job(JOB_MSG, [Delivery("orders:evt-1", "email:r@example.com", b"body")])
-    deliverer.start(job)
-    await asyncio.wait({job.task})
-    job.task.result()  # re-raises the Crash
+    deliverer = Deliverer(freshdesk, SETTINGS, ledger=ledger)
+    deliverer.start([(the_job(), concurrent.futures.Future())])
+    (run,) = deliverer._runs.values()
+    await asyncio.wait({run.task})
+    run.task.result()  # re-raises the Crash
 
 
 def test_the_window_is_one_write_right_after_the_200():

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import time
 from collections import defaultdict
 
-import pytest
-
 from consumer.config import FreshdeskSettings, RetrySettings
-from consumer.delivery import Deliverer, Delivery, Job
+from consumer.delivery import Deliverer
 from consumer.freshdesk import Answer, Reply
+from consumer.job import ABANDONED, Delivery, Job
 from consumer.message import Message
 
 OK = Reply(Answer.DELIVERED, 200, "{}")
@@ -52,28 +52,32 @@ def settings(**kw) -> FreshdeskSettings:
                              retry=retry, **kw)
 
 
-def job(offset: int, contact: str, partition: int = 0) -> Job:
+def job(offset: int, contact: str, partition: int = 0, activities: int = 1) -> Job:
     msg = Message("orders", partition, offset, None, b"{}", (), None)
-    return Job(msg, [Delivery(f"key-{offset}", contact, f"{contact}|{offset}".encode())])
+    names = [str(offset)] if activities == 1 else [f"{offset}.{n}" for n in range(activities)]
+    return Job(msg, tuple(Delivery(f"key-{name}", contact, f"{contact}|{name}".encode())
+                          for name in names))
 
 
-async def run_jobs(fake, jobs, cfg=None, until=None):
-    settled: list[tuple[int, object]] = []
-    deliverer = Deliverer(fake, cfg or settings(), lambda j, f: settled.append((j.message.offset, f)))
-    for j in jobs:
-        deliverer.start(j)
-    deadline = time.monotonic() + 5
-    while len(settled) < (until if until is not None else len(jobs)):
-        assert time.monotonic() < deadline, f"settled only {settled}"
-        await asyncio.sleep(0.005)
-    return deliverer, settled
+async def run_jobs(fake, jobs, cfg=None, ledger=None):
+    """Start ``jobs`` in order; returns the deliverer and each job's result, in job order."""
+    deliverer = Deliverer(fake, cfg or settings(), ledger=ledger)
+    futures = start(deliverer, jobs)
+    results = await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), 10)
+    return deliverer, list(results)
+
+
+def start(deliverer, jobs):
+    futures = [concurrent.futures.Future() for _ in jobs]
+    deliverer.start(zip(jobs, futures, strict=True))
+    return futures
 
 
 def test_one_contact_goes_one_at_a_time_in_order_and_contacts_go_in_parallel():
     fake = FakeFreshdesk(latency=0.02)
     jobs = [job(i, "rachel" if i % 2 == 0 else f"other{i}") for i in range(10)]
-    _, settled = asyncio.run(run_jobs(fake, jobs))
-    assert all(f is None for _, f in settled)
+    _, results = asyncio.run(run_jobs(fake, jobs))
+    assert results == [None] * 10
     rachel = [body for _, body in fake.calls if body.startswith(b"rachel|")]
     assert rachel == [f"rachel|{i}".encode() for i in range(0, 10, 2)]
     assert fake.max_active_per_contact == 1
@@ -89,9 +93,9 @@ def test_in_flight_requests_never_exceed_the_limit():
 def test_a_429_stops_every_request_until_retry_after_has_passed():
     fake = FakeFreshdesk([Reply(Answer.THROTTLED, 429, "", retry_after=0.3)], latency=0.001)
     start = time.monotonic()
-    _, settled = asyncio.run(run_jobs(fake, [job(i, f"c{i}") for i in range(5)],
+    _, results = asyncio.run(run_jobs(fake, [job(i, f"c{i}") for i in range(5)],
                                       cfg=settings(max_in_flight=1)))
-    assert all(f is None for _, f in settled)
+    assert results == [None] * 5
     first, *rest = [t - start for t, _ in fake.calls]
     assert first < 0.1 and all(t >= 0.3 for t in rest), "nobody may call during Retry-After"
     assert len(fake.calls) == 6
@@ -100,19 +104,22 @@ def test_a_429_stops_every_request_until_retry_after_has_passed():
 def test_halt_posts_one_probe_at_a_time_settles_nothing_and_resumes_on_success():
     halt = Reply(Answer.HALT, 401, '{"code":"invalid_credentials"}')
     fake = FakeFreshdesk([halt] * 10, latency=0.001)  # 6 first tries + 4 probes
+    halts: list[str | None] = []
 
     async def scenario():
-        deliverer, settled = await run_jobs(fake, [job(i, f"c{i}") for i in range(6)], until=0)
-        await asyncio.sleep(0.08)
+        deliverer = Deliverer(fake, settings(), on_halt=halts.append)
+        futures = start(deliverer, [job(i, f"c{i}") for i in range(6)])
+        while len(fake.calls) < 7:  # the 6 first tries and the first probe
+            await asyncio.sleep(0.005)
         assert not deliverer.gate.is_open and "API key is wrong" in deliverer.gate.reason
-        assert settled == [], "a halt settles nothing, so nothing is committed"
-        while len(settled) < 6:
-            await asyncio.sleep(0.01)
-        return deliverer, settled
+        assert not any(f.done() for f in futures), "a halt settles nothing: nothing is committed"
+        results = await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), 10)
+        return deliverer, results
 
-    deliverer, settled = asyncio.run(scenario())
-    assert deliverer.gate.is_open
-    assert all(f is None for _, f in settled)
+    deliverer, results = asyncio.run(scenario())
+    assert deliverer.gate.is_open and results == [None] * 6
+    assert len(halts) == 2 and "API key is wrong" in halts[0] and halts[1] is None, (
+        "the halt and the resume are told to the rest of the process (readiness)")
     probes = [t for t, _ in fake.calls[6:11]]  # after the 6 first tries: one request at a time
     gaps = [b - a for a, b in itertools.pairwise(probes)]
     assert len(gaps) == 4 and all(g >= 0.045 for g in gaps), gaps
@@ -122,8 +129,7 @@ def test_halt_posts_one_probe_at_a_time_settles_nothing_and_resumes_on_success()
 def test_transient_failures_retry_then_dead_letter_as_retries_exhausted():
     errors = [Reply(Answer.TRANSIENT, 503, "busy")] * 3
     fake = FakeFreshdesk(errors, latency=0.001)
-    _, settled = asyncio.run(run_jobs(fake, [job(0, "c")]))
-    ((_, failure),) = settled
+    _, (failure,) = asyncio.run(run_jobs(fake, [job(0, "c")]))
     assert failure.reason == "retries_exhausted" and failure.attempts == 3
     assert failure.status == 503 and "3 attempts" in failure.error
     assert failure.first_failure <= failure.last_failure
@@ -132,46 +138,64 @@ def test_transient_failures_retry_then_dead_letter_as_retries_exhausted():
 def test_a_400_is_dead_lettered_at_once_with_freshdesks_answer():
     body = '{"description":"Validation failed","errors":[{"field":"email","code":"invalid_value"}]}'
     fake = FakeFreshdesk([Reply(Answer.REJECTED, 400, body)], latency=0.001)
-    _, settled = asyncio.run(run_jobs(fake, [job(0, "c"), job(1, "d")]))
-    failures = dict(settled)
+    _, failures = asyncio.run(run_jobs(fake, [job(0, "c"), job(1, "d")]))
     assert failures[0].reason == "rejected" and failures[0].status == 400
     assert failures[0].response == body and failures[0].attempts == 1
     assert failures[1] is None, "the next message is delivered"
 
 
-def test_quiesce_finishes_what_the_watermark_needs_and_abandons_the_rest():
+def test_a_message_with_several_activities_for_one_contact_goes_out_whole_before_the_next():
+    # Shopify orders/updated can become "cancelled" + "refunded" for one customer; the next
+    # message's activity for that customer must not slip in between (it once went A1, B1, A2).
+    fake = FakeFreshdesk(latency=0.01)
+    a = job(0, "x", activities=2)
+    b = job(1, "x")
+    _, results = asyncio.run(run_jobs(fake, [a, b]))
+    assert results == [None, None]
+    assert [body for _, body in fake.calls] == [b"x|0.0", b"x|0.1", b"x|1"]
+
+
+def test_a_job_with_two_contacts_waits_for_both_and_keeps_each_contacts_order():
+    fake = FakeFreshdesk(latency=0.01)
+    first_x = job(0, "x")
+    both = Job(Message("orders", 0, 1, None, b"{}", (), None),
+               (Delivery("k-1y", "y", b"y|1"), Delivery("k-1x", "x", b"x|1")))
+    then_y = job(2, "y")
+    _, results = asyncio.run(run_jobs(fake, [first_x, both, then_y]))
+    assert results == [None, None, None]
+    bodies = [body for _, body in fake.calls]
+    assert bodies.index(b"x|0") < bodies.index(b"x|1"), "x: message 0 before message 1"
+    assert bodies.index(b"y|1") < bodies.index(b"y|2"), "y: message 1 before message 2"
+    assert fake.max_active_per_contact == 1
+
+
+def test_abandon_stops_waiting_jobs_at_once_and_lets_requests_on_the_wire_finish():
     async def scenario():
         fake = FakeFreshdesk(latency=0.05)
-        settled: list[int] = []
-        deliverer = Deliverer(fake, settings(max_in_flight=2), lambda j, f: settled.append(
-            j.message.offset))
-        # offset 0 and 1 go on the wire; 2..5 wait for a slot.
-        for i in range(6):
-            deliverer.start(job(i, f"c{i}"))
-        await asyncio.sleep(0.01)
-        deliverer.quiesce(None)
-        while deliverer.in_flight():
-            await asyncio.sleep(0.01)
-        return fake, settled
+        deliverer = Deliverer(fake, settings(max_in_flight=2))
+        futures = start(deliverer, [job(i, f"c{i}") for i in range(6)])
+        while len(fake.calls) < 2:  # offsets 0 and 1 are on the wire; 2..5 wait for a slot
+            await asyncio.sleep(0.001)
+        deliverer.abandon(futures)
+        results = await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), 5)
+        return fake, results, deliverer
 
-    fake, settled = asyncio.run(scenario())
-    assert sorted(settled) == [0, 1], "requests on the wire finish; waiting ones are abandoned"
-    assert len(fake.calls) == 2
+    fake, results, deliverer = asyncio.run(scenario())
+    assert results == [None, None] + [ABANDONED] * 4, "a 200 that arrives is news: delivered"
+    assert len(fake.calls) == 2, "nothing abandoned was posted"
+    assert deliverer.unfinished == 0
 
 
-@pytest.mark.parametrize("waiting_offset", [1])
-def test_quiesce_keeps_jobs_below_the_cut_so_the_watermark_reaches_delivered_ones(waiting_offset):
+def test_a_job_abandoned_while_waiting_for_its_contact_frees_the_line_for_the_next():
     async def scenario():
-        fake = FakeFreshdesk(latency=0.05)
-        settled: list[int] = []
-        deliverer = Deliverer(fake, settings(), lambda j, f: settled.append(j.message.offset))
-        deliverer.start(job(0, "busy"))
-        deliverer.start(job(waiting_offset, "busy"))  # waits behind offset 0 for its contact
-        deliverer.start(job(2, "free"))  # on the wire
-        await asyncio.sleep(0.01)
-        deliverer.quiesce({("orders", 0)})
-        while deliverer.in_flight():
-            await asyncio.sleep(0.01)
-        return settled
+        fake = FakeFreshdesk(latency=0.02)
+        deliverer = Deliverer(fake, settings())
+        first, waiting, other_partition = start(deliverer, [job(0, "x"), job(1, "x"),
+                                                            job(2, "x", partition=1)])
+        deliverer.abandon([waiting])
+        return await asyncio.wait_for(asyncio.gather(
+            *map(asyncio.wrap_future, (first, waiting, other_partition))), 5), fake
 
-    assert sorted(asyncio.run(scenario())) == [0, 1, 2]
+    results, fake = asyncio.run(scenario())
+    assert results == [None, ABANDONED, None]
+    assert [body for _, body in fake.calls] == [b"x|0", b"x|2"]

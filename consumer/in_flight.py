@@ -1,0 +1,179 @@
+"""What is in flight: per partition, the messages taken and not yet behind its watermark, in order.
+
+Owned by the poll thread alone (as getsentry/arroyo's RunTaskInThreads keeps its queue). Each
+partition holds an ordered queue of :class:`Pending` entries: a message and, when it went to
+delivery, the future its job resolves. An entry is *done* once its message was delivered,
+filtered, or its dead letter acknowledged by the broker. Settling is "pop the done entries at
+the head, in offset order", so the commit watermark (last popped + 1, the next offset to read)
+falls out of the queue: it never passes a message that is not done.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections import deque
+from collections.abc import Iterator
+
+from consumer.dead_letter import Failure
+from consumer.job import Result
+from consumer.message import Message
+
+__all__ = ["InFlight", "PartitionWork", "Pending"]
+
+TP = tuple[str, int]
+
+
+class Pending:
+    """One message taken from Kafka and not yet behind its partition's watermark."""
+
+    __slots__ = ("dead_lettering", "done", "failure", "future", "message", "part", "result_taken")
+
+    def __init__(self, message: Message, part: PartitionWork):
+        self.message = message
+        self.part = part
+        self.future: concurrent.futures.Future[Result] | None = None  # set when sent to delivery
+        self.done = False
+        self.failure: Failure | None = None  # to dead-letter
+        self.dead_lettering = False  # its dead letter is written, not yet acknowledged
+        self.result_taken = False  # the loop has read the future's result
+
+    def __repr__(self) -> str:
+        return f"Pending({self.message.where()}, done={self.done})"
+
+    @property
+    def started(self) -> bool:
+        """Its job went on the wire, or ended: something of it may be on a timeline."""
+        future = self.future
+        return future is not None and (future.running() or future.done())
+
+    @property
+    def can_still_finish(self) -> bool:
+        """Not done, but on its way: delivery has not answered, or the dead letter is unacknowledged."""
+        if self.done:
+            return False
+        return self.dead_lettering or (self.future is not None and not self.result_taken)
+
+
+class PartitionWork:
+    """One partition's queue and its watermark."""
+
+    __slots__ = ("committed", "forgotten", "queue", "watermark")
+
+    def __init__(self) -> None:
+        self.queue: deque[Pending] = deque()
+        self.watermark: int | None = None  # next offset to commit; None until something is done
+        self.committed: int | None = None  # what was last committed for this partition
+        self.forgotten = False  # revoked or lost: late results for it are ignored
+
+    def advance(self) -> int:
+        """Pop the done entries at the head; returns how many."""
+        queue, popped = self.queue, 0
+        while queue and queue[0].done:
+            self.watermark = queue.popleft().message.offset + 1
+            popped += 1
+        return popped
+
+    @property
+    def next_unsettled(self) -> int | None:
+        """Where this partition's lag starts: the oldest offset not settled, else the watermark."""
+        if self.queue:
+            return self.queue[0].message.offset
+        return self.watermark if self.watermark is not None else self.committed
+
+    @property
+    def oldest_timestamp(self) -> float | None:
+        """Kafka timestamp (epoch s) of the oldest message not yet behind the watermark."""
+        if not self.queue:
+            return None
+        ts = self.queue[0].message.timestamp_ms
+        return ts / 1000 if ts else None
+
+    @property
+    def dirty(self) -> bool:
+        return self.watermark is not None and self.watermark != self.committed
+
+
+class InFlight:
+    """Every partition this process owns, and the count of messages held (backpressure's measure)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[TP, PartitionWork] = {}
+        self.pending = 0  # entries in every queue: taken and not yet behind a watermark
+        self.settled_since_commit = 0
+        self._moved: set[PartitionWork] = set()  # partitions with newly done entries
+
+    def assign(self, tp: TP) -> None:
+        self.parts[tp] = PartitionWork()
+
+    def forget(self, tp: TP) -> list[Pending]:
+        """Revoked or lost: drop the partition; returns its entries that are not done."""
+        part = self.parts.pop(tp, None)
+        if part is None:
+            return []
+        part.forgotten = True
+        self._moved.discard(part)
+        self.pending -= len(part.queue)
+        return [p for p in part.queue if not p.done]
+
+    def take(self, message: Message) -> Pending:
+        part = self.parts.get(message.tp)
+        if part is None:  # a message fetched before its assignment callback ran
+            part = self.parts[message.tp] = PartitionWork()
+        pending = Pending(message, part)
+        part.queue.append(pending)
+        self.pending += 1
+        return pending
+
+    def settle(self, pending: Pending) -> None:
+        """The entry is done (delivered, filtered, dead letter acknowledged)."""
+        pending.done = True
+        if not pending.part.forgotten:
+            self._moved.add(pending.part)
+
+    def advance(self) -> None:
+        """Move the watermarks of the partitions that had entries settled."""
+        for part in self._moved:
+            popped = part.advance()
+            self.pending -= popped
+            self.settled_since_commit += popped
+        self._moved.clear()
+
+    def unfinished(self, tps: set[TP] | None = None) -> Iterator[Pending]:
+        """Entries (of ``tps``; None: all) that are not done."""
+        for tp, part in self.parts.items():
+            if tps is None or tp in tps:
+                yield from (p for p in part.queue if not p.done)
+
+    def beyond_cut(self, tps: set[TP] | None = None) -> Iterator[Pending]:
+        """Revoke/shutdown: the entries that may be abandoned at once.
+
+        A partition's *cut* is its last entry that is done or whose job went on the wire
+        (``future.running()``). Entries before the cut must finish: otherwise the watermark
+        could not reach a message that is already on a timeline, and its next owner would post
+        it again (the ledger catches that, but a memory ledger does not survive a restart).
+        Entries after it have sent nothing, so they can stop now and be redelivered.
+        """
+        for tp, part in self.parts.items():
+            if tps is not None and tp not in tps:
+                continue
+            entries = list(part.queue)
+            cut = max((i for i, p in enumerate(entries) if p.done or p.started), default=-1)
+            yield from (p for p in entries[cut + 1:] if not p.done)
+
+    def count(self, tps: set[TP]) -> int:
+        return sum(len(self.parts[tp].queue) for tp in tps if tp in self.parts)
+
+    def to_commit(self, only: set[TP] | None = None) -> dict[TP, int]:
+        """Watermarks that moved since their last commit."""
+        return {
+            tp: p.watermark  # type: ignore[misc]  # dirty implies not None
+            for tp, p in self.parts.items()
+            if p.dirty and (only is None or tp in only)
+        }
+
+    def mark_committed(self, offsets: dict[TP, int]) -> None:
+        for tp, offset in offsets.items():
+            part = self.parts.get(tp)
+            if part is not None:
+                part.committed = offset
+        self.settled_since_commit = 0
