@@ -5,13 +5,21 @@ The pipeline (consumer.routing, on the poll thread) and ``activity-consumer try`
 
 - :class:`~transforms.Filtered`: not for the timeline, with its reason (settled at once);
 - a :class:`~consumer.dead_letter.Failure`: dead-letter it (reason ``transform`` or ``validation``);
+- :class:`Waiting`: an activity names its customer only by vendor ids (``Contact.refs``) that the
+  contact directory does not know yet; the event waits for the directory to learn them;
 - a tuple of :class:`~consumer.job.Delivery`: encoded, keyed activities, in the transform's order.
+
+The ``Link``s a transform returns are learned by the directory first, so an event that both
+teaches and needs a contact (a Stripe charge with its customer's billing email) resolves itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
 
@@ -20,20 +28,43 @@ from consumer.job import Delivery
 from transforms import (
     FILTERED_UNSPECIFIED,
     Activity,
+    Contact,
     ContractError,
     EventMeta,
     Filtered,
+    Link,
     Transform,
     TransformError,
     activity_key,
     encode,
 )
 
-__all__ = ["Outcome", "decode", "run_transform"]
+__all__ = ["CONTACT_FACTS", "ContactLookup", "Outcome", "Waiting", "decode", "run_transform"]
 
 log = logging.getLogger("consumer.transform")
 
-Outcome = tuple[Delivery, ...] | Failure | Filtered
+
+class ContactLookup(Protocol):
+    """The contact directory as the transform runner uses it (poll thread only)."""
+
+    def learn(self, links: Sequence[Link]) -> None: ...
+
+    def resolve(self, refs: Sequence[str]) -> Contact | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Some activity of the event names its customer only by vendor ids nobody has taught the
+    directory yet (``refs``): an expected outcome while the customer's own event is on its way."""
+
+    refs: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"waiting for the contact of {', '.join(self.refs)}"
+
+
+Outcome = tuple[Delivery, ...] | Failure | Filtered | Waiting
+CONTACT_FACTS = Filtered("contact_facts", "the event only teaches the contact directory")
 
 
 def decode(value: bytes) -> Any:
@@ -44,8 +75,10 @@ def decode(value: bytes) -> Any:
         return Failure("decode", f"value is not JSON: {e}")
 
 
-def run_transform(transform: Transform, name: str, event: Any, meta: EventMeta) -> Outcome:
-    """``transform(event, meta)``, validated and encoded against the contract."""
+def run_transform(transform: Transform, name: str, event: Any, meta: EventMeta,
+                  directory: ContactLookup | None = None) -> Outcome:
+    """``transform(event, meta)``: its Links learned, its contacts resolved, its activities
+    validated and encoded against the contract."""
     try:
         result = transform(event, meta)
     except TransformError as e:
@@ -54,22 +87,54 @@ def run_transform(transform: Transform, name: str, event: Any, meta: EventMeta) 
         log.debug("transform %s crashed on %s/%s@%s", name, meta.topic, meta.partition,
                   meta.offset, exc_info=True)
         return Failure("transform", f"transform {name!r} raised {type(e).__name__}: {e}")
+    if isinstance(result, Activity) and result.contact.identifier() is not None:
+        return _encode_one(result)  # the common case, without the lists below
     if result is None:
         return FILTERED_UNSPECIFIED
     if isinstance(result, Filtered):
         return result
-    activities = [result] if isinstance(result, Activity) else result
-    if not isinstance(activities, list) or not all(isinstance(a, Activity) for a in activities):
+    items = [result] if isinstance(result, (Activity, Link)) else result
+    if not isinstance(items, list) or not all(isinstance(a, (Activity, Link)) for a in items):
         return Failure("transform", f"transform {name!r} returned {type(result).__name__}; "
-                                    "expected Activity, a list of them, Filtered or None")
+                                    "expected Activity, Link, a list of them, Filtered or None")
+    links = [x for x in items if isinstance(x, Link)]
+    if links and directory is not None:
+        directory.learn(links)
+    activities = [x for x in items if isinstance(x, Activity)]
     if not activities:
-        return FILTERED_UNSPECIFIED
-    deliveries = []
-    for activity in activities:
-        try:
-            body = encode(activity)
-        except ContractError as e:
-            return Failure("validation", str(e))
-        field, value = activity.contact.identifier()  # type: ignore[misc]  # encode checked it
-        deliveries.append(Delivery(activity_key(activity, body), f"{field}:{value.lower()}", body))
+        return CONTACT_FACTS if links else FILTERED_UNSPECIFIED
+    resolved, unknown = _resolve(activities, directory)
+    if unknown:
+        return Waiting(tuple(dict.fromkeys(unknown)))
+    deliveries: list[Delivery] = []
+    for activity in resolved:
+        encoded = _encode_one(activity)
+        if isinstance(encoded, Failure):
+            return encoded
+        deliveries += encoded
     return tuple(deliveries)
+
+
+def _encode_one(activity: Activity) -> tuple[Delivery] | Failure:
+    try:
+        body = encode(activity)
+    except ContractError as e:
+        return Failure("validation", str(e))
+    field, value = activity.contact.identifier()  # type: ignore[misc]  # encode checked it
+    return (Delivery(activity_key(activity, body), f"{field}:{value.lower()}", body),)
+
+
+def _resolve(activities: list[Activity], directory: ContactLookup | None
+             ) -> tuple[list[Activity], list[str]]:
+    """Activities with their contact resolved, and the refs nobody knows yet."""
+    resolved, unknown = [], []
+    for activity in activities:
+        contact = activity.contact
+        if contact.identifier() is None and contact.refs:
+            found = directory.resolve(contact.refs) if directory is not None else None
+            if found is None or found.identifier() is None:
+                unknown.extend(contact.refs)
+                continue
+            activity = dataclasses.replace(activity, contact=dataclasses.replace(found, refs=()))
+        resolved.append(activity)
+    return resolved, unknown
