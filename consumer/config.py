@@ -274,11 +274,18 @@ def _across_sections(config: Config) -> list[Problem]:
 
 def _contact_problems(config: Config) -> list[Problem]:
     contacts, ledger = config.contacts, config.ledger
+    problems = []
+    if contacts.bootstrap_file is not None and not contacts.bootstrap_file.is_file():
+        problems.append(Problem(
+            key="contacts.bootstrap_file",
+            message=f"{contacts.bootstrap_file} is not a file (a relative path is from the "
+                    f"working directory, {Path.cwd()})",
+            fix="give the path of a JSON Lines file of customers, or remove the key"))
     if contacts.backend != "redis":
-        return []
+        return problems
     url = directory_url(contacts, ledger)
     if url is None:
-        return [Problem(
+        return [*problems, Problem(
             key="contacts.url",
             message="backend redis needs a Redis, and there is no ledger.url to share "
                     "(ledger.backend is memory)",
@@ -288,13 +295,13 @@ def _contact_problems(config: Config) -> list[Problem]:
         ledger.url.get_secret_value() == url.get_secret_value())
     a, b = contacts.prefix, ledger.prefix
     if same_redis and (a.startswith(b) or b.startswith(a)):
-        return [Problem(
+        problems.append(Problem(
             key="contacts.prefix",
             message=f"{a!r} overlaps ledger.prefix {b!r} in the same Redis: contact refs and "
                     "activity keys look alike (stripe:…) and would overwrite each other",
             fix="use a prefix that neither starts with nor is the start of ledger.prefix, "
-                "e.g. the default fdac-contacts:")]
-    return []
+                "e.g. the default fdac-contacts:"))
+    return problems
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:

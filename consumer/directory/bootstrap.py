@@ -100,7 +100,9 @@ def _entries(path: Path, problems: list[str], counts: list[int]) -> Iterator[Lin
                 value = orjson.loads(line)
                 for entry in value if isinstance(value, list) else [value]:
                     yield link_of(entry)
-            except (orjson.JSONDecodeError, ValueError) as e:
+            except orjson.JSONDecodeError as e:
+                problems.append(f"{path}:{number}: not JSON: {e}")
+            except ValueError as e:
                 problems.append(f"{path}:{number}: {e}")
 
 

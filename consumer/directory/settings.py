@@ -49,7 +49,8 @@ class ContactSettings(_Section):
     # Events waiting at once; a full waiting room refuses and the pipeline decides (see
     # consumer/waiting_room.py).
     max_waiting: int = Field(10_000, ge=1)
-    # JSON Lines of customers loaded at start (see consumer/directory/bootstrap.py).
+    # JSON Lines of customers loaded at start (see consumer/directory/bootstrap.py); a relative
+    # path is from the working directory. check-config tells whether it is there.
     bootstrap_file: Path | None = None
 
     @model_validator(mode="after")
@@ -61,9 +62,6 @@ class ContactSettings(_Section):
                                  f"(got {scheme or 'no scheme'})")
         elif self.backend == "memory" and self.url is not None:
             raise ValueError("contacts.url is only read with backend: redis")
-        if self.bootstrap_file is not None and not self.bootstrap_file.is_file():
-            raise ValueError(f"contacts.bootstrap_file {self.bootstrap_file} is not a readable "
-                             "file (a relative path is from the working directory)")
         return self
 
     @property
