@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from consumer._section import _Section
 from consumer.breaker import BreakerSettings
+from consumer.directory.settings import ContactSettings, directory_url
 from consumer.health import MetricsSettings
 from consumer.ledger import LedgerSettings
 
@@ -157,6 +158,7 @@ class Config(_Section):
     log: LogSettings = LogSettings()
     ledger: LedgerSettings = LedgerSettings()  # idempotency: what was already delivered
     metrics: MetricsSettings = MetricsSettings()  # /metrics, /healthz, /readyz
+    contacts: ContactSettings = ContactSettings()  # the contact directory and the waiting room
     subscriptions: list[Subscription] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -266,6 +268,39 @@ def _across_sections(config: Config) -> list[Problem]:
                     "it a second time",
             fix=f"set ledger.lease_s well above {timeout:g} (the default, 60, is six default "
                 "request timeouts), or lower freshdesk.timeout_s"))
+    problems += _contact_problems(config)
+    return problems
+
+
+def _contact_problems(config: Config) -> list[Problem]:
+    contacts, ledger = config.contacts, config.ledger
+    problems = []
+    if contacts.bootstrap_file is not None and not contacts.bootstrap_file.is_file():
+        problems.append(Problem(
+            key="contacts.bootstrap_file",
+            message=f"{contacts.bootstrap_file} is not a file (a relative path is from the "
+                    f"working directory, {Path.cwd()})",
+            fix="give the path of a JSON Lines file of customers, or remove the key"))
+    if contacts.backend != "redis":
+        return problems
+    url = directory_url(contacts, ledger)
+    if url is None:
+        return [*problems, Problem(
+            key="contacts.url",
+            message="backend redis needs a Redis, and there is no ledger.url to share "
+                    "(ledger.backend is memory)",
+            fix="set contacts.url: ${CONTACTS_REDIS_URL} (redis://host:6379/0), or use "
+                "ledger.backend: redis, whose url the directory then shares")]
+    same_redis = ledger.backend == "redis" and ledger.url is not None and (
+        ledger.url.get_secret_value() == url.get_secret_value())
+    a, b = contacts.prefix, ledger.prefix
+    if same_redis and (a.startswith(b) or b.startswith(a)):
+        problems.append(Problem(
+            key="contacts.prefix",
+            message=f"{a!r} overlaps ledger.prefix {b!r} in the same Redis: contact refs and "
+                    "activity keys look alike (stripe:…) and would overwrite each other",
+            fix="use a prefix that neither starts with nor is the start of ledger.prefix, "
+                "e.g. the default fdac-contacts:"))
     return problems
 
 

@@ -1,0 +1,39 @@
+"""The contact directory: which customer a vendor identifier belongs to, learned from the streams.
+
+Most payment events name no email: a Stripe charge carries ``customer: "cus_…"``, a dispute only
+``charge: "ch_…"``, a Shopify refund only ``order_id``. The email is in the streams, just in
+another event (``customer.created``, the charge, the order). So:
+
+- a transform stays pure: it puts what it knows in ``Contact.refs`` (``"stripe:cus_1"``) and
+  returns :class:`~transforms.activity.Link` values for what an event *teaches*
+  (``Link("stripe:cus_1", contact=Contact(email=…))``, ``Link("stripe:ch_1",
+  alias_of="stripe:cus_1")``);
+- the pipeline, on the poll thread, between transform and delivery, calls ``learn`` with every
+  Link and ``resolve`` for every activity whose contact has no direct identifier; an activity
+  that does not resolve yet waits (:mod:`consumer.waiting_room`).
+
+Why the pipeline resolves rather than handing transforms a read-only lookup: transforms stay
+functions of the event (testable with a dict, the same output on replay), the directory's I/O
+and its DirectoryUnavailable stay out of them, and "waiting for data" is decided in one place.
+
+Backends as for the ledger: :class:`MemoryDirectory` (one process) and :class:`RedisDirectory`
+(every replica, the same Redis as the ledger under another prefix, with a local cache), chosen
+by the ``contacts:`` section (:class:`ContactSettings`).
+
+Filling it: every subscribed topic's Links; a topic whose events only teach (a compacted
+``customers`` topic keyed by customer id, consumed from the start by a subscription whose
+transform returns only Links, so nothing of it is ever posted: compaction keeps the latest
+customer record per key, so a new replica or an empty Redis is refilled by reading it from the
+beginning); and ``contacts.bootstrap_file`` (:mod:`consumer.directory.bootstrap`) at start.
+"""
+
+from consumer.directory._api import ContactDirectory, DirectoryUnavailable
+from consumer.directory._memory import MemoryDirectory
+from consumer.directory._record import MAX_DEPTH, Resolution
+from consumer.directory._redis import RedisDirectory
+from consumer.directory.bootstrap import BootstrapError, BootstrapResult, load_bootstrap_file
+from consumer.directory.settings import ContactSettings, directory_url, make_directory
+
+__all__ = ["MAX_DEPTH", "BootstrapError", "BootstrapResult", "ContactDirectory", "ContactSettings",
+           "DirectoryUnavailable", "MemoryDirectory", "RedisDirectory", "Resolution",
+           "directory_url", "load_bootstrap_file", "make_directory"]

@@ -1,0 +1,188 @@
+"""The directory in Redis, shared by every replica, with a small local cache in front.
+
+Key ``<prefix><ref>``, a hash with the fields ``e`` (email), ``p`` (phone), ``m`` (mobile),
+``u`` (unique_external_id) and ``a`` (the ref it aliases); a PX TTL of ``ttl_s``, re-armed by
+every Link that names the ref. A Link is an HSET of the fields it knows, so Redis itself merges
+(a later phone joins the email, a later email replaces the old one) and two replicas learning
+different fields of one customer never overwrite each other.
+
+Round trips, all on the poll thread (the sync client; its one connection belongs to that thread):
+
+- ``learn`` buffers; ``flush`` writes the buffer in one pipeline (HSET + PEXPIRE + HGETALL per
+  Link, the last so the cache holds the merged record). Call it once per poll batch.
+- ``resolve`` flushes first if anything is buffered (reads see this process's writes), then walks
+  the chain in the cache; only if a ref on it is not cached does it make **one** round trip: a
+  Lua script that walks every ref's chain in Redis and returns the records it read. Unresolved
+  refs are not cached, so a Link learned by another replica is seen by the next resolve; records
+  found are cached ``cache_ttl_s`` (how stale another replica's update may look here).
+
+The script reads keys it computes (the next hop of a chain), which standalone and Sentinel Redis
+allow (the ledger's deployment) and Redis Cluster does not promise.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from consumer.directory._api import DirectoryUnavailable
+from consumer.directory._expiring import ExpiringRecords
+from consumer.directory._record import MAX_DEPTH, Record, Resolution, record_of, walk
+from consumer.ledger import redact_url
+from transforms.activity import Contact, Link
+
+_HASH_FIELDS = (b"e", b"p", b"m", b"u", b"a")  # Record's fields, in order
+
+# Mirrors _record.walk: each ref's chain, cycle-safe, MAX_DEPTH hops; stops after the first chain
+# that holds an identifier (first ref that resolves wins). Returns ref, e, p, m, u, a per record
+# found ("" for an absent field).
+_WALK = """
+local prefix, depth = ARGV[1], tonumber(ARGV[2])
+local out = {}
+for i = 3, #ARGV do
+  local ref, seen, n, found = ARGV[i], {}, 0, false
+  while ref and not seen[ref] and n < depth do
+    seen[ref] = true
+    n = n + 1
+    local h = redis.call('HMGET', prefix .. ref, 'e', 'p', 'm', 'u', 'a')
+    if not (h[1] or h[2] or h[3] or h[4] or h[5]) then break end
+    out[#out + 1] = ref
+    for j = 1, 5 do out[#out + 1] = h[j] or '' end
+    if h[1] or h[2] or h[3] or h[4] then found = true end
+    ref = h[5] or nil
+  end
+  if found then break end
+end
+return out
+"""
+
+
+def _text(value: Any) -> str | None:
+    if not value:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisDirectory:
+    def __init__(self, url: str, *, prefix: str = "fdac-contacts:", ttl_s: float = 180 * 86400,
+                 timeout_s: float = 0.5, cache_entries: int = 100_000, cache_ttl_s: float = 30,
+                 max_buffered: int = 1000, clock: Callable[[], float] = time.monotonic):
+        try:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.exceptions import ConnectionError as RedisConnectionError
+            from redis.retry import Retry
+        except ImportError:
+            raise RuntimeError("contacts backend redis needs the redis package: "
+                               "pip install 'redis>=5'") from None
+        self.url = redact_url(url)
+        self.prefix = prefix
+        self.clock = clock
+        self.round_trips = 0  # calls to Redis (a pipeline is one): for tests and the benchmark
+        self._ttl_ms = max(1, round(ttl_s * 1000))
+        self._timeout_s = timeout_s
+        self._cache = ExpiringRecords(cache_entries, cache_ttl_s)
+        self._buffer: list[tuple[str, Record]] = []
+        self._max_buffered = max_buffered
+        self._down_until = 0.0
+        password = urlsplit(url).password
+        self._secrets = [p for p in {password, unquote(password or "")} if p]
+        try:
+            # One retry, on connection errors only: a connection that died with a restarted Redis
+            # fails at once and the retry opens a fresh one. A timeout is not retried: the poll
+            # thread waits at most timeout_s per call.
+            self._redis: Any = redis.Redis.from_url(
+                url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
+        except ValueError as e:
+            raise ValueError(f"contacts url {self.url}: {self._scrub(str(e))}") from None
+        self._walk = self._redis.register_script(_WALK)
+
+    def __repr__(self) -> str:
+        return f"RedisDirectory(url={self.url!r}, prefix={self.prefix!r})"
+
+    def learn(self, links: Iterable[Link]) -> None:
+        """Buffer the Links (no I/O) until :meth:`flush`, or until ``max_buffered`` are waiting,
+        when this call flushes (and may raise DirectoryUnavailable)."""
+        for link in links:
+            rec = record_of(link)
+            if rec is not None:
+                self._buffer.append((link.ref, rec))
+        if len(self._buffer) >= self._max_buffered:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered Link in one pipeline. On DirectoryUnavailable they stay buffered:
+        a message whose Links are not written yet must not be committed."""
+        if not self._buffer:
+            return
+        batch = self._buffer
+        pipe = self._redis.pipeline(transaction=False)
+        for ref, rec in batch:
+            key = self.prefix + ref
+            pipe.hset(key, mapping={f: v for f, v in zip(_HASH_FIELDS, rec, strict=True) if v})
+            pipe.pexpire(key, self._ttl_ms)
+            pipe.hgetall(key)
+        replies = self._call(f"learn {len(batch)} links", pipe.execute)
+        self._buffer = []
+        now = self.clock()
+        for (ref, _), stored in zip(batch, replies[2::3], strict=True):
+            self._cache.put(ref, Record(*(_text(stored.get(f)) for f in _HASH_FIELDS)), now)
+
+    def resolve(self, refs: Sequence[str]) -> Contact | None:
+        return self.lookup(refs).contact
+
+    def lookup(self, refs: Sequence[str]) -> Resolution:
+        if not refs:
+            return Resolution(None, ())
+        self.flush()
+        cache, now = self._cache, self.clock()
+        missed = False
+
+        def cached(ref: str) -> Record | None:
+            nonlocal missed
+            rec = cache.get(ref, now)
+            missed = missed or rec is None
+            return rec
+
+        found = walk(refs, cached)
+        if found.contact is not None and not missed:
+            return found
+        reply = self._call(f"resolve {refs[0]!r}", lambda: self._walk(
+            args=[self.prefix, MAX_DEPTH, *refs]))
+        fetched: dict[str, Record] = {}
+        for i in range(0, len(reply), 6):
+            ref = _text(reply[i]) or ""
+            fetched[ref] = rec = Record(*(_text(v) for v in reply[i + 1:i + 6]))
+            cache.put(ref, rec, now)
+        return walk(refs, fetched.get)
+
+    def close(self) -> None:
+        self._redis.close()
+
+    def _call(self, what: str, op: Callable[[], Any]) -> Any:
+        from redis.exceptions import RedisError
+
+        now = self.clock()
+        if now < self._down_until:  # fail fast: the poll thread must not wait timeout_s per event
+            raise DirectoryUnavailable(
+                f"contact directory {self.url} is unavailable ({what}): it did not answer a "
+                f"moment ago; asking again in {self._down_until - now:.1f} s",
+                retry_after=self._down_until - now)
+        self.round_trips += 1
+        try:
+            return op()
+        except (RedisError, OSError) as e:
+            retry_after = max(1.0, self._timeout_s)
+            self._down_until = self.clock() + retry_after
+            detail = self._scrub(str(e)) or "no answer"
+            raise DirectoryUnavailable(
+                f"contact directory {self.url} did not answer ({what}): {type(e).__name__}: "
+                f"{detail}; events wait until it does", retry_after=retry_after) from None
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
