@@ -8,10 +8,13 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["main"]
+
+log = logging.getLogger("consumer.cli")
 
 
 def _load(path: str) -> Any:
@@ -27,6 +30,18 @@ def _load(path: str) -> Any:
         raise SystemExit(2) from None
 
 
+# SIGTERM/SIGINT before the consumer exists (the heavy imports below take a while on a starved
+# pod): remembered here, and the consumer stops as soon as it starts. Exit 0 either way.
+_stop_requested = threading.Event()
+_on_stop: list[Callable[[], None]] = []
+
+
+def _request_stop(*_: object) -> None:
+    _stop_requested.set()
+    for stop in _on_stop:
+        stop()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from consumer import logs
     from consumer.loop import ActivityConsumer
@@ -39,8 +54,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if config.kafka_for_display()[key] == "***":
             logs.register_secret(str(value))
     consumer = ActivityConsumer(config, router)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: consumer.stop())
+    _on_stop.append(consumer.stop)
+    if _stop_requested.is_set():
+        log.info("stopped before it started (SIGTERM during start-up)")
+        return 0
     # `kill -USR1 <pid>` prints every thread's stack to stderr: where a stuck process is stuck.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     code = consumer.run()
@@ -109,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"] and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):  # first, before the parser's imports
+            signal.signal(sig, _request_stop)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -18,7 +18,7 @@ from confluent_kafka import KafkaError, Producer
 
 from consumer.message import Message
 
-__all__ = ["REASONS", "DeadLetterProducer", "Failure"]
+__all__ = ["EXPECTED_REASONS", "REASONS", "DeadLetterProducer", "Failure", "client_settings"]
 
 # Reason classes, each a different fix for the operator.
 REASONS = {
@@ -28,7 +28,11 @@ REASONS = {
     "validation": "the activity breaks the Freshdesk contract (fix the transform)",
     "rejected": "Freshdesk answered 4xx for the activity (see dlq.response)",
     "retries_exhausted": "Freshdesk kept failing (5xx, timeouts) for this activity",
+    "contact_unresolved": "no event taught the contact directory who the customer is within "
+                          "contacts.wait_s (feed it, then redrive)",
 }
+# Data-dependent outcomes, not a bad deploy: they never count toward the dead-letter breaker.
+EXPECTED_REASONS = frozenset({"contact_unresolved"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,7 @@ class DeadLetterProducer:
     """
 
     def __init__(self, kafka: dict[str, Any], topic_for: Callable[[str], str], group: str):
-        settings = {k: v for k, v in kafka.items() if not _consumer_only(k)}
+        settings = client_settings(kafka)
         settings.update({"acks": "all", "enable.idempotence": True, "linger.ms": 5,
                          "logger": logging.getLogger("librdkafka.producer")})
         self._producer: Producer | None = Producer(settings)
@@ -81,19 +85,27 @@ class DeadLetterProducer:
 
     def send(self, msg: Message, failure: Failure, on_written: Callable[[Message, Failure], None],
              on_error: Callable[[Message, Failure, str], None]) -> None:
+        self.produce(self._topic_for(msg.topic), msg, failure.headers(msg, self._group),
+                     on_written=lambda: on_written(msg, failure),
+                     on_error=lambda error: on_error(msg, failure, error))
+
+    def produce(self, topic: str, msg: Message, headers: Any, on_written: Callable[[], None],
+                on_error: Callable[[str], None]) -> None:
+        """Write ``msg``'s key and value with ``headers`` to ``topic`` (dead letters, park
+        records); ``on_written`` once the broker has it, ``on_error(reason)`` if it never will."""
         def delivered(err: KafkaError | None, _record: Any) -> None:
             self.unacknowledged -= 1
             if err is None:
-                on_written(msg, failure)
+                on_written()
             else:
-                on_error(msg, failure, err.str())
+                on_error(err.str())
 
         if self._producer is None:
-            raise RuntimeError(f"dead letter for {msg.where()} after the producer was closed "
+            raise RuntimeError(f"record for {msg.where()} after the producer was closed "
                                "(a bug: the loop checks `closed` first)")
         self.unacknowledged += 1
-        self._producer.produce(self._topic_for(msg.topic), value=msg.value, key=msg.key,
-                               headers=failure.headers(msg, self._group), on_delivery=delivered)
+        self._producer.produce(topic, value=msg.value, key=msg.key, headers=list(headers),
+                               on_delivery=delivered)
 
     @property
     def closed(self) -> bool:
@@ -119,5 +131,7 @@ _CONSUMER_ONLY = (
 )
 
 
-def _consumer_only(key: str) -> bool:
-    return key.startswith(_CONSUMER_ONLY)
+def client_settings(kafka: dict[str, Any]) -> dict[str, Any]:
+    """The subscription file's librdkafka settings without the consumer-only ones: what a
+    producer or an admin client of the same cluster takes (bootstrap, security, SASL)."""
+    return {k: v for k, v in kafka.items() if not k.startswith(_CONSUMER_ONLY)}

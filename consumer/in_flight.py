@@ -26,15 +26,16 @@ TP = tuple[str, int]
 class Pending:
     """One message taken from Kafka and not yet behind its partition's watermark."""
 
-    __slots__ = ("dead_lettering", "done", "failure", "future", "message", "part", "result_taken")
+    __slots__ = ("done", "failure", "future", "message", "part", "result_taken", "source", "writing")
 
     def __init__(self, message: Message, part: PartitionWork):
         self.message = message
+        self.source = message  # the event's own message: the parked original for a waiting record
         self.part = part
         self.future: concurrent.futures.Future[Result] | None = None  # set when sent to delivery
         self.done = False
         self.failure: Failure | None = None  # to dead-letter
-        self.dead_lettering = False  # its dead letter is written, not yet acknowledged
+        self.writing = False  # its dead letter or park record is sent, not yet acknowledged
         self.result_taken = False  # the loop has read the future's result
 
     def __repr__(self) -> str:
@@ -51,7 +52,7 @@ class Pending:
         """Not done, but on its way: delivery has not answered, or the dead letter is unacknowledged."""
         if self.done:
             return False
-        return self.dead_lettering or (self.future is not None and not self.result_taken)
+        return self.writing or (self.future is not None and not self.result_taken)
 
 
 class PartitionWork:

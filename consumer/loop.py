@@ -41,8 +41,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from consumer.breaker import TopicBreakers
 from consumer.commit_policy import CommitPolicy
 from consumer.config import Config
-from consumer.dead_letter import DeadLetterProducer, Failure
+from consumer.contact_waits import ContactWaits
+from consumer.dead_letter import EXPECTED_REASONS, DeadLetterProducer, Failure
 from consumer.delivery import Deliverer
+from consumer.directory import make_directory
 from consumer.freshdesk import FreshdeskClient
 from consumer.health import HealthServer, poll_liveness
 from consumer.in_flight import InFlight, Pending
@@ -51,8 +53,11 @@ from consumer.lag import partition_lag
 from consumer.ledger import make_ledger
 from consumer.message import Message
 from consumer.metrics import METRICS, Metrics
+from consumer.parking import park_headers, unpark
 from consumer.routing import Route, Router
 from consumer.station import DeliveryStation, Station
+from consumer.transform_runner import Outcome, Waiting
+from consumer.waiting_topic import ensure_waiting_topic
 from transforms import Filtered
 
 __all__ = ["ActivityConsumer", "Counts"]
@@ -81,6 +86,7 @@ class Counts:
     delivered: int = 0
     dead_lettered: int = 0
     filtered: int = 0
+    parked: int = 0  # waiting for the contact directory (consumer.parking)
 
 
 class ActivityConsumer:
@@ -92,7 +98,8 @@ class ActivityConsumer:
                  metrics: Metrics = METRICS,
                  make_kafka_consumer: Callable[[dict[str, Any]], Any] | None = None,
                  make_station: Callable[[], Station] | None = None,
-                 make_dead_letters: Callable[[], DeadLetterProducer] | None = None):
+                 make_dead_letters: Callable[[], DeadLetterProducer] | None = None,
+                 ensure_topic: Callable[[dict[str, Any], str, int], None] = ensure_waiting_topic):
         self.config = config
         self.metrics = metrics
         self.router = router or Router.from_config(config)
@@ -109,6 +116,9 @@ class ActivityConsumer:
         self._make_station = make_station or self._delivery_station
         self._make_dead_letters = make_dead_letters or self._dead_letter_producer
         self._group = str(config.kafka["group.id"])
+        self._waiting_topic = config.contacts.waiting_topic_for(self._group)
+        self._ensure_topic = ensure_topic
+        self._jobs: list[tuple[Pending, Job]] = []  # made this round, handed over in one batch
         self._breakers = TopicBreakers(config.dead_letter.breaker)
         self._stopped_topics: set[str] = set()  # topics whose breaker tripped
         self._health: HealthServer | None = None
@@ -128,19 +138,26 @@ class ActivityConsumer:
     def run(self) -> int:
         p = self.config.processing
         self._start_health_server()
+        self._contacts: ContactWaits[tuple[Pending, float]] = ContactWaits(
+            make_directory(self.config.contacts, self.config.ledger), self.config.contacts)
         self._station = self._make_station()
         self._dlq = self._make_dead_letters()
+        self._ensure_topic(self.config.kafka, self._waiting_topic,
+                           self.config.contacts.waiting_topic_partitions)
         self._consumer = self._make_kafka_consumer(self._consumer_settings())
-        self._consumer.subscribe(self.router.topics, on_assign=self._on_assign,
-                                 on_revoke=self._on_revoke, on_lost=self._on_lost)
+        self._consumer.subscribe([*self.router.topics, self._waiting_topic],
+                                 on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                 on_lost=self._on_lost)
         self._subscribed = True
         log.info("consuming", extra={"topics": ",".join(self.router.topics), "group": self._group,
                                      "freshdesk": getattr(self._station, "url", "?")})
         last_commit = last_progress = last_gauges = time.monotonic()
         try:
             while not self._stop.is_set():
-                room = p.max_pending_messages - self.in_flight.pending
+                room = p.max_pending_messages - self._held()
                 self._take(self._consumer.consume(max(1, min(_BATCH, room)), p.poll_timeout_s))
+                self._release_waiting()
+                self._submit()
                 self._settle()
                 self._apply_backpressure()
                 now = time.monotonic()
@@ -159,9 +176,7 @@ class ActivityConsumer:
         return 0
 
     def _take(self, batch: list[Any]) -> None:
-        """Route and transform a batch; what needs delivery goes over as one hand-off."""
-        jobs: list[Job] = []
-        waiting: list[Pending] = []
+        """Route and transform a batch; what needs delivery is handed over after it, in one go."""
         for m in batch:
             err = m.error()
             if err is not None:
@@ -173,27 +188,108 @@ class ActivityConsumer:
             msg = Message.from_kafka(m)
             self.counts.consumed += 1
             pending = self.in_flight.take(msg)
+            if msg.topic == self._waiting_topic:
+                self._take_parked(pending)
+                continue
             route = self.router.route_for(msg.topic)
             per_topic = self._per_topic.get(msg.topic) or self._topic_metrics(msg.topic, route)
             started = time.perf_counter()
-            outcome = self.router.process(msg, route)
+            outcome = self.router.process(msg, route, self._contacts.lookup)
             per_topic.transform_seconds.observe(time.perf_counter() - started)
             per_topic.consumed.inc()
-            if isinstance(outcome, Filtered):
-                self.counts.filtered += 1
-                per_topic.filtered.inc()
-                self._breakers.record(msg.topic, False)
-                self.in_flight.settle(pending)
-            elif isinstance(outcome, Failure):
-                self._dead_letter(pending, outcome)
+            if isinstance(outcome, Waiting):
+                self._park(pending, outcome)
             else:
-                jobs.append(Job(msg, outcome, per_topic.transform))
-                waiting.append(pending)
-        if jobs:
-            completed = self._completed.put
-            for pending, future in zip(waiting, self._station.submit(jobs), strict=True):
-                pending.future = future
-                future.add_done_callback(lambda _, entry=pending: completed(entry))
+                self._act_on(pending, outcome, per_topic)
+
+    def _act_on(self, pending: Pending, outcome: Outcome, per_topic: _TopicMetrics) -> None:
+        """Filtered: settled now; a Failure: dead-lettered; activities: a job for delivery."""
+        if isinstance(outcome, Filtered):
+            self.counts.filtered += 1
+            per_topic.filtered.inc()
+            self._breakers.record(pending.source.topic, False)
+            self.in_flight.settle(pending)
+        elif isinstance(outcome, Failure):
+            self._dead_letter(pending, outcome)
+        elif not isinstance(outcome, Waiting):
+            self._jobs.append((pending, Job(pending.source, outcome, per_topic.transform)))
+
+    def _submit(self) -> None:
+        if not self._jobs:
+            return
+        entries, jobs = zip(*self._jobs, strict=True)
+        self._jobs = []
+        completed = self._completed.put
+        for pending, future in zip(entries, self._station.submit(list(jobs)), strict=True):
+            pending.future = future
+            future.add_done_callback(lambda _, entry=pending: completed(entry))
+
+    # --- events waiting for their contact (consumer.parking) ---------------------------------------
+
+    def _park(self, pending: Pending, waiting: Waiting) -> None:
+        """Out of its source partition, into the waiting topic; settled once the broker has it."""
+        msg = pending.message
+        if self._dlq.closed:
+            return  # shutdown: stays uncommitted, redelivered
+        log.debug("parking %s: %s", msg.where(), waiting.describe())
+        pending.writing = True
+
+        def parked() -> None:
+            pending.writing = False
+            self.counts.parked += 1
+            self.metrics.parked.labels(msg.topic).inc()
+            self.in_flight.settle(pending)
+
+        self._dlq.produce(self._waiting_topic, msg, park_headers(msg, waiting.refs),
+                          on_written=parked, on_error=lambda error: self._park_failed(
+                              pending, waiting, error))
+
+    def _park_failed(self, pending: Pending, waiting: Waiting, error: str) -> None:
+        log.error("could not park %s in %s (%s); trying again", pending.message.where(),
+                  self._waiting_topic, error)
+        pending.writing = False
+        if not pending.part.forgotten:
+            self._park(pending, waiting)
+
+    def _take_parked(self, pending: Pending) -> None:
+        """A record of the waiting topic: deliver it if its contact is known now, else wait."""
+        parked = unpark(pending.message)
+        if isinstance(parked, str):
+            self._dead_letter(pending, Failure("decode", parked))
+            return
+        pending.source = parked.original
+        self._retry_parked(pending, parked.since)
+
+    def _retry_parked(self, pending: Pending, since: float) -> None:
+        msg = pending.source
+        route = self.router.route_for(msg.topic)
+        per_topic = self._per_topic.get(msg.topic) or self._topic_metrics(msg.topic, route)
+        outcome = self.router.process(msg, route, self._contacts.lookup)
+        if not isinstance(outcome, Waiting):
+            self._act_on(pending, outcome, per_topic)
+        elif time.time() - since >= self.config.contacts.wait_s:
+            self._unresolved(pending, outcome.describe())
+        elif not self._contacts.wait((pending, since), outcome.refs, since):
+            self._unresolved(pending, f"{outcome.describe()}, and the waiting room is full "
+                                      f"(contacts.max_waiting {self.config.contacts.max_waiting})")
+
+    def _release_waiting(self) -> None:
+        released, expired = self._contacts.due()
+        for pending, since in released:
+            if not pending.part.forgotten:
+                self._retry_parked(pending, since)
+        for pending, _ in expired:
+            if not pending.part.forgotten:
+                self._unresolved(pending, f"no contact known for it within contacts.wait_s "
+                                          f"({self.config.contacts.wait_s:g} s)")
+        self.metrics.waiting.set(len(self._contacts))
+
+    def _unresolved(self, pending: Pending, why: str) -> None:
+        self._dead_letter(pending, Failure("contact_unresolved", why))
+
+    def _held(self) -> int:
+        """Messages held for backpressure: in flight, but not those waiting for a contact."""
+        return self.in_flight.pending - len(self._contacts)
 
     def _settle(self) -> None:
         """Take in what delivery finished and what the broker acknowledged; move the watermarks."""
@@ -229,8 +325,10 @@ class ActivityConsumer:
     # --- dead letters ----------------------------------------------------------------------------
 
     def _dead_letter(self, pending: Pending, failure: Failure) -> None:
-        msg = pending.message
-        tripped = self._breakers.tripped(msg.topic) or self._breakers.record(msg.topic, True)
+        msg = pending.source  # a parked event's dead letter goes to its own topic's
+        expected = failure.reason in EXPECTED_REASONS  # missing data, not a bad deploy
+        tripped = self._breakers.tripped(msg.topic) or (
+            None if expected else self._breakers.record(msg.topic, True))
         if tripped:
             self._hold(msg, tripped)
             return
@@ -240,28 +338,28 @@ class ActivityConsumer:
             return
         log.warning("dead-lettering %s: %s: %s", msg.where(), failure.reason, failure.error,
                     extra={"status": failure.status} if failure.status else None)
-        pending.failure, pending.dead_lettering = failure, True
+        pending.failure, pending.writing = failure, True
         self._dlq.send(msg, failure, on_written=lambda *_: self._dead_lettered(pending),
                        on_error=lambda *args: self._dead_letter_failed(pending, args[-1]))
 
     def _dead_lettered(self, pending: Pending) -> None:
         assert pending.failure is not None
-        pending.dead_lettering = False
+        pending.writing = False
         self.counts.dead_lettered += 1
-        self.metrics.dead_letters.labels(pending.message.topic, pending.failure.reason).inc()
+        self.metrics.dead_letters.labels(pending.source.topic, pending.failure.reason).inc()
         self.in_flight.settle(pending)
 
     def _dead_letter_failed(self, pending: Pending, error: str) -> None:
         # Not done, so not committed: try again rather than lose it (librdkafka already retried
         # for message.timeout.ms; the partition waits, backpressure holds the rest).
         log.error("could not write dead letter for %s (%s); trying again",
-                  pending.message.where(), error)
+                  pending.source.where(), error)
         failure = pending.failure
         assert failure is not None
         if pending.part.forgotten or self._dlq.closed:
-            pending.dead_lettering = False
+            pending.writing = False
             return
-        self._dlq.send(pending.message, failure, on_written=lambda *_: self._dead_lettered(pending),
+        self._dlq.send(pending.source, failure, on_written=lambda *_: self._dead_lettered(pending),
                        on_error=lambda *args: self._dead_letter_failed(pending, args[-1]))
 
     def _hold(self, msg: Message, reason: str) -> None:
@@ -279,7 +377,7 @@ class ActivityConsumer:
     # --- backpressure and commits ----------------------------------------------------------------
 
     def _apply_backpressure(self) -> None:
-        pending, limit = self.in_flight.pending, self.config.processing.max_pending_messages
+        pending, limit = self._held(), self.config.processing.max_pending_messages
         if not self._paused and pending >= limit:
             self._consumer.pause(self._consumer.assignment())
             self._paused = True
@@ -349,6 +447,7 @@ class ActivityConsumer:
             unfinished += self.in_flight.forget(tp)
             self._forget_gauges(tp)
         self._station.abandon(p.future for p in unfinished if p.future is not None)
+        self._contacts.drop(lambda item: item[0].part.forgotten)  # their next owner re-reads them
         self.metrics.assigned_partitions.set(len(self.in_flight.parts))
 
     def _drain(self, tps: set[TP] | None) -> int:
@@ -369,7 +468,7 @@ class ActivityConsumer:
             if not on_the_way or left <= 0:
                 self._station.abandon(_futures(self.in_flight.unfinished(tps)))
                 break
-            futures = [p.future for p in on_the_way if p.future is not None and not p.dead_lettering]
+            futures = [p.future for p in on_the_way if p.future is not None and not p.writing]
             if futures:
                 concurrent.futures.wait(futures, min(left, 0.05), concurrent.futures.FIRST_COMPLETED)
             else:  # only dead letters awaiting the broker's acknowledgement
@@ -425,6 +524,7 @@ class ActivityConsumer:
             self._close()
         finally:
             self._station.close()
+            self._contacts.close()
             if self._health is not None:
                 self._health.stop()
         self._log_progress()

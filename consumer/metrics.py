@@ -34,6 +34,13 @@ class Metrics:
         self.duplicates = Counter(_P + "activities_skipped_duplicate_total",
                                   "Activities not posted because the ledger knew them as delivered.",
                                   ["topic", "transform"], registry=r)
+        self.parked = Counter(_P + "events_parked_total",
+                              "Events whose contact the directory did not know yet, parked in the "
+                              "waiting topic (an expected outcome, not an error).", ["topic"],
+                              registry=r)
+        self.waiting = Gauge(_P + "events_waiting",
+                             "Parked events waiting in this replica for the directory to learn "
+                             "their contact.", registry=r)
         self.dead_letters = Counter(_P + "dead_letters_total",
                                     "Messages written to a dead-letter topic, by reason class.",
                                     ["topic", "reason"], registry=r)

@@ -36,7 +36,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from consumer.dead_letter import REASONS, _consumer_only
+from consumer.dead_letter import REASONS, client_settings
 
 __all__ = ["add_parser", "redriven_headers", "run"]
 
@@ -170,7 +170,7 @@ def _kafka_settings(args: argparse.Namespace) -> dict[str, Any] | None:
         for k, v in config.kafka.items():
             if display[k] == "***":
                 logs.register_secret(str(v))
-        return {k: v for k, v in config.kafka.items() if not _consumer_only(k)}
+        return client_settings(config.kafka)
     if getattr(args, "bootstrap", None):
         return {"bootstrap.servers": args.bootstrap}
     print("redrive needs --bootstrap HOST:PORT or --config FILE", file=sys.stderr)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from consumer.config import Config, ConfigError, Problem, Subscription
 from consumer.dead_letter import Failure
 from consumer.message import Message
-from consumer.transform_runner import Outcome, decode, run_transform
+from consumer.transform_runner import ContactLookup, Outcome, decode, run_transform
 from transforms import EventMeta, Filtered, Transform, resolve
 
 __all__ = ["DEAD_LETTER_TOPIC", "TOMBSTONE", "Outcome", "Route", "Router"]
@@ -95,7 +95,8 @@ class Router:
         self._cache[topic] = route
         return route
 
-    def process(self, msg: Message, route: Route | None) -> Outcome:
+    def process(self, msg: Message, route: Route | None,
+                directory: ContactLookup | None = None) -> Outcome:
         """``route`` is ``route_for(msg.topic)``, looked up once by the caller (it labels metrics too)."""
         if route is None:
             if self._dead_letter_topic.match(msg.topic):
@@ -107,4 +108,4 @@ class Router:
         if isinstance(event, Failure):
             return event
         meta = EventMeta(msg.topic, msg.partition, msg.offset, msg.timestamp, msg.key, msg.headers)
-        return run_transform(route.transform, route.subscription.transform, event, meta)
+        return run_transform(route.transform, route.subscription.transform, event, meta, directory)

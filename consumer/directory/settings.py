@@ -49,6 +49,14 @@ class ContactSettings(_Section):
     # Events waiting at once; a full waiting room refuses and the pipeline decides (see
     # consumer/waiting_room.py).
     max_waiting: int = Field(10_000, ge=1)
+    # Where such events wait (consumer/parking.py), so their source partitions can commit past
+    # them: one topic per consumer group ("{group}" is kafka group.id). Created at start when
+    # missing, with this many partitions (replicas share its partitions like any topic's).
+    waiting_topic: str = Field("{group}.waiting", min_length=1)
+    waiting_topic_partitions: int = Field(6, ge=1)
+
+    def waiting_topic_for(self, group: str) -> str:
+        return self.waiting_topic.replace("{group}", group)
     # JSON Lines of customers loaded at start (see consumer/directory/bootstrap.py); a relative
     # path is from the working directory. check-config tells whether it is there.
     bootstrap_file: Path | None = None

@@ -85,7 +85,7 @@ class Fleet:
     def scale_to(self, n: int) -> None:
         while len(self.alive()) < n:
             self.start()
-        for p in self.alive()[n:]:
+        for p in self.alive()[:-n]:  # the oldest go, as a scale-down picks its victims
             p.send_signal(signal.SIGTERM)
             assert self._wait(p, 30) == 0, "a graceful stop must exit 0"
 

@@ -22,14 +22,15 @@ TOPIC = "orders"
 
 
 class FakeMessage:
-    def __init__(self, partition: int, offset: int, value: bytes | None):
-        self._p, self._o, self._v = partition, offset, value
+    def __init__(self, partition: int, offset: int, value: bytes | None, topic: str = TOPIC,
+                 headers: list[tuple[str, bytes]] | None = None):
+        self._p, self._o, self._v, self._t, self._h = partition, offset, value, topic, headers
 
     def error(self) -> None:
         return None
 
     def topic(self) -> str:
-        return TOPIC
+        return self._t
 
     def partition(self) -> int:
         return self._p
@@ -43,8 +44,8 @@ class FakeMessage:
     def value(self) -> bytes | None:
         return self._v
 
-    def headers(self) -> None:
-        return None
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        return self._h
 
     def timestamp(self) -> tuple[int, int]:
         return (1, 1_700_000_000_000)
@@ -87,8 +88,8 @@ class FakeKafka:
         return self.steps.pop(0)(self)
 
     # what the steps use
-    def assign(self, *partitions: int) -> None:
-        self.callbacks["on_assign"](self, [TopicPartition(TOPIC, p) for p in partitions])
+    def assign(self, *partitions: int, topic: str = TOPIC) -> None:
+        self.callbacks["on_assign"](self, [TopicPartition(topic, p) for p in partitions])
 
     def revoke(self, *partitions: int) -> None:
         self.callbacks["on_revoke"](self, [TopicPartition(TOPIC, p) for p in partitions])
@@ -180,6 +181,7 @@ class FakeDeadLetters:
 
     def __init__(self) -> None:
         self.sent: list[tuple[int, str]] = []
+        self.produced: list[tuple[str, int, dict[str, Any]]] = []
         self._waiting: list[Callable[[], None]] = []
         self.closed = False
         self.on_close: Callable[[], None] | None = None
@@ -188,6 +190,11 @@ class FakeDeadLetters:
         assert not self.closed, "send() after close()"
         self.sent.append((msg.offset, failure.reason))
         self._waiting.append(lambda: on_written(msg, failure))
+
+    def produce(self, topic: str, msg: Any, headers: Any, on_written: Any, on_error: Any) -> None:
+        assert not self.closed, "produce() after close()"
+        self.produced.append((topic, msg.offset, dict(headers)))
+        self._waiting.append(on_written)
 
     @property
     def unacknowledged(self) -> int:
@@ -207,18 +214,22 @@ class FakeDeadLetters:
 
 
 def pipeline(kafka: FakeKafka, station: FakeStation, dead_letters: FakeDeadLetters,
-             **processing: Any) -> ActivityConsumer:
+             transform: str = "orders", contacts: dict[str, Any] | None = None,
+             dead_letter: dict[str, Any] | None = None, **processing: Any) -> ActivityConsumer:
     config = parse_config({
         "kafka": {"bootstrap.servers": "fake:9092", "group.id": "g"},
         "freshdesk": {"base_url": "http://127.0.0.1:1", "api_key": "k"},
         "processing": {"commit_interval_s": 1000, "commit_every_messages": 1_000_000,
                        "drain_timeout_s": 5, **processing},
         "metrics": {"enabled": False},
-        "subscriptions": [{"topic": TOPIC, "transform": "orders"}],
+        "contacts": contacts or {},
+        "dead_letter": dead_letter or {},
+        "subscriptions": [{"topic": TOPIC, "transform": transform}],
     }, "<test>", {})
     consumer = ActivityConsumer(config, Router.from_config(config), metrics=Metrics(CollectorRegistry()),
                                 make_kafka_consumer=lambda _settings: kafka,
                                 make_station=lambda: station,
-                                make_dead_letters=lambda: dead_letters)  # type: ignore[arg-type,return-value]
+                                make_dead_letters=lambda: dead_letters,  # type: ignore[arg-type,return-value]
+                                ensure_topic=lambda *_: None)
     kafka.pipeline = consumer
     return consumer
