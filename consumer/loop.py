@@ -44,7 +44,13 @@ from consumer.config import Config
 from consumer.contact_waits import ContactWaits
 from consumer.dead_letter import EXPECTED_REASONS, DeadLetterProducer, Failure
 from consumer.delivery import Deliverer
-from consumer.directory import make_directory
+from consumer.directory import (
+    BootstrapError,
+    ContactDirectory,
+    DirectoryUnavailable,
+    load_bootstrap_file,
+    make_directory,
+)
 from consumer.freshdesk import FreshdeskClient
 from consumer.health import HealthServer, poll_liveness
 from consumer.in_flight import InFlight, Pending
@@ -139,7 +145,7 @@ class ActivityConsumer:
         p = self.config.processing
         self._start_health_server()
         self._contacts: ContactWaits[tuple[Pending, float]] = ContactWaits(
-            make_directory(self.config.contacts, self.config.ledger), self.config.contacts)
+            self._contact_directory(), self.config.contacts)
         self._station = self._make_station()
         self._dlq = self._make_dead_letters()
         self._ensure_topic(self.config.kafka, self._waiting_topic,
@@ -483,6 +489,19 @@ class ActivityConsumer:
             return Deliverer(client, self.config.freshdesk, ledger=make_ledger(self.config.ledger),
                              metrics=self.metrics, on_halt=self._set_halted)
         return DeliveryStation(make)
+
+    def _contact_directory(self) -> ContactDirectory:
+        directory = make_directory(self.config.contacts, self.config.ledger)
+        path = self.config.contacts.bootstrap_file
+        if path is not None:
+            try:
+                loaded = load_bootstrap_file(directory, path)
+                log.info("contact directory bootstrapped", extra={"file": str(path),
+                                                                  "links": loaded.links})
+            except (BootstrapError, OSError, DirectoryUnavailable) as e:
+                log.error("contact directory bootstrap from %s: %s (what could be read was "
+                          "learned; the streams fill in the rest)", path, e)
+        return directory
 
     def _set_halted(self, reason: str | None) -> None:
         self._halted = reason  # from the delivery thread: one immutable value, replaced whole

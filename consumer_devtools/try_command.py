@@ -2,9 +2,14 @@
 
 Prints, for every event, the activity it becomes (the key and the request body, validated with
 ``encode()`` exactly as the consumer would), or why it is filtered or rejected; ``--post`` sends
-each activity to a Freshdesk (or sandbox) and prints the answer. Exit code 0 when every event
-became an activity or was filtered, 1 when any was rejected (by the transform, the contract or
-Freshdesk), 2 when the transform or a file cannot be found.
+each activity to a Freshdesk (or sandbox) and prints the answer. Events are run in order through
+one contact directory, as the consumer would: what an event teaches (``learned``) resolves the
+customer of later ones, and an event whose customer nobody named yet says what it waits for.
+``--contacts FILE`` fills the directory first (the ``contacts.bootstrap_file`` format).
+
+Exit code 0 when every event became an activity, was filtered or waits for its contact, 1 when
+any was rejected (by the transform, the contract or Freshdesk), 2 when the transform or a file
+cannot be found.
 
 A FILE holds one JSON event (it may span lines) or JSON Lines, one event per line; ``-`` is stdin.
 """
@@ -21,9 +26,11 @@ from typing import Any, TextIO
 import httpx
 import orjson
 
+from consumer.contact_waits import LearningDirectory
 from consumer.dead_letter import Failure
-from consumer.transform_runner import run_transform
-from transforms import EventMeta, Filtered
+from consumer.directory import BootstrapError, MemoryDirectory, load_bootstrap_file
+from consumer.transform_runner import Waiting, run_transform
+from transforms import EventMeta, Filtered, Link
 from transforms import resolve as resolve_transform
 
 __all__ = ["add_parser", "run"]
@@ -48,6 +55,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--post", metavar="URL",
                         help=f"also POST each activity to URL{PATH}, e.g. a sandbox "
                              "http://127.0.0.1:8080 (or https://acme.freshdesk.com)")
+    parser.add_argument("--contacts", metavar="FILE",
+                        help="a JSON Lines file of customers to learn first "
+                             "(contacts.bootstrap_file format)")
     parser.add_argument("--api-key", default=os.environ.get("FRESHDESK_API_KEY", "sandbox-key"),
                         help="for --post (default: $FRESHDESK_API_KEY, else sandbox-key)")
     parser.set_defaults(func=run)
@@ -66,8 +76,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.post:
         client = httpx.Client(auth=httpx.BasicAuth(args.api_key, "X"), timeout=10,
                               headers={"Content-Type": "application/json"})
+    directory = LearningDirectory(MemoryDirectory())
     rejected = 0
     try:
+        if args.contacts:
+            loaded = load_bootstrap_file(directory.directory, args.contacts)
+            print(f"contacts: learned {loaded.links} links from {args.contacts}", file=out)
         for offset, (where, event) in enumerate(_events(args.files)):
             print(f"== {where}", file=out)
             if isinstance(event, _Unreadable):
@@ -75,8 +89,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 rejected += 1
                 continue
             meta = EventMeta(args.topic, 0, offset, datetime.now(UTC), None, headers)
-            rejected += _show(transform, args.transform, event, meta, client, args.post, out)
-    except OSError as e:
+            rejected += _show(transform, args.transform, event, meta, directory, client,
+                              args.post, out)
+    except (OSError, BootstrapError) as e:
         print(f"error: {e}", file=out)
         return 2
     finally:
@@ -85,11 +100,18 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 1 if rejected else 0
 
 
-def _show(transform: Any, name: str, event: Any, meta: EventMeta, client: httpx.Client | None,
-          base_url: str | None, out: TextIO) -> int:
+def _show(transform: Any, name: str, event: Any, meta: EventMeta, directory: LearningDirectory,
+          client: httpx.Client | None, base_url: str | None, out: TextIO) -> int:
     """Prints what ``event`` becomes (through the consumer's own transform runner); returns 1
     when it was rejected, else 0."""
-    outcome = run_transform(transform, name, event, meta)
+    outcome = run_transform(transform, name, event, meta, directory)
+    learned, directory.learned = directory.learned, []
+    for link in learned:
+        print(f"learned   {link.ref} → {_target(link)}", file=out)
+    if isinstance(outcome, Waiting):
+        print(f"waiting (contact unknown): {outcome.describe()}; the consumer parks it until an "
+              "event names that customer", file=out)
+        return 0
     if isinstance(outcome, Filtered):
         print(f"filtered ({outcome.reason}): {outcome.detail or 'not for the timeline'}", file=out)
         return 0
@@ -105,6 +127,13 @@ def _show(transform: Any, name: str, event: Any, meta: EventMeta, client: httpx.
         if client is not None and base_url is not None:
             failed |= _post(client, base_url, delivery.body, out)
     return failed
+
+
+def _target(link: Link) -> str:
+    if link.alias_of is not None:
+        return link.alias_of
+    identifier = link.contact.identifier() if link.contact is not None else None
+    return f"{identifier[0]} {identifier[1]}" if identifier else "(nothing)"
 
 
 _SHOWN_AS = {"validation": "contract"}  # the dead-letter reason, in the words of a transform author

@@ -112,3 +112,28 @@ def test_unknown_transform_and_bad_header_exit_2() -> None:
 def test_a_missing_file_exits_2(tmp_path: Path) -> None:
     code, out = try_("-t", "stripe", str(tmp_path / "nope.json"))
     assert code == 2 and "No such file" in out
+
+
+def test_events_run_through_one_directory_waiting_until_a_later_event_names_the_customer(
+        tmp_path: Path) -> None:
+    charge, customer = tmp_path / "charge.json", tmp_path / "customer.json"
+    charge.write_text('{"kind": "charge", "id": "ch_9", "customer": "cus_1"}')
+    customer.write_text('{"kind": "customer", "id": "cus_1", "email": "rachel@example.com"}')
+    code, out = try_("-t", "tests.unit.contact_transforms:transform",
+                     str(charge), str(customer), str(charge))
+    assert code == 0
+    first, second, third = out.split("== ")[1:]
+    assert "waiting (contact unknown): waiting for the contact of test:cus_1" in first
+    assert "learned   test:cus_1 → email rachel@example.com" in second
+    assert "filtered (contact_facts)" in second
+    assert '"email": "rachel@example.com"' in third, "resolved through what it learned"
+
+
+def test_a_contacts_file_fills_the_directory_first(tmp_path: Path) -> None:
+    charge, contacts = tmp_path / "charge.json", tmp_path / "contacts.jsonl"
+    charge.write_text('{"kind": "charge", "id": "ch_9", "customer": "cus_1"}')
+    contacts.write_text('{"ref": "test:cus_1", "email": "monica@example.com"}\n')
+    code, out = try_("-t", "tests.unit.contact_transforms:transform", "--contacts",
+                     str(contacts), str(charge))
+    assert code == 0 and "contacts: learned 1 links" in out
+    assert '"email": "monica@example.com"' in out
