@@ -1,5 +1,6 @@
-"""Vendor payloads mutated at random never break a transform: the outcome is a valid activity
-(``encode()`` accepts it), None, or a TransformError with a reason, never any other exception.
+"""Vendor payloads mutated at random never break a transform: the outcome passes ``check()``
+(valid activities, each encodable once its contact is resolved, and valid Links), a Filtered with
+a reason from the fixed set, or a TransformError with a reason, never any other exception.
 
 The mutations are what older API versions and buggy producers send: keys deleted, values replaced
 by null, wrong types, huge or non-ASCII strings, integers at and beyond 2**53 and 2**64.
@@ -18,7 +19,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transforms import Activity, EventMeta, TransformError, encode, shopify, stripe
+from transforms import (
+    FILTER_REASONS,
+    Contact,
+    EventMeta,
+    TransformError,
+    check,
+    encode,
+    shopify,
+    stripe,
+)
 
 VENDORS = Path(__file__).parents[1] / "fixtures" / "vendors"
 SHOPIFY = sorted((VENDORS / "shopify").glob("*.json"))
@@ -74,12 +84,15 @@ def mutated(draw: st.DrawFn, original: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+RESOLVED = Contact(email="rachel@example.com")
+
+
 def _check(result: Any) -> None:
-    activities = result if isinstance(result, list) else [result]
-    for activity in activities:
-        if activity is not None:
-            assert isinstance(activity, Activity)
-            encode(activity)  # a ContractError here is a bug: the transform must not build it
+    checked = check(result)  # a ContractError here is a bug: the transform must not build it
+    if checked.filtered is not None:
+        assert checked.filtered.reason in FILTER_REASONS
+    for activity in checked.activities:
+        encode(activity.with_contact(RESOLVED) if activity.needs_contact else activity)
 
 
 def _load(path: Path) -> dict[str, Any]:
