@@ -672,8 +672,8 @@ def _plain_id(value: Any) -> str | None:
 
 def _id(obj: dict[str, Any], key: str, what: str) -> str:
     value = ident(obj, key, key)
-    if value is None:
-        raise TransformError(f"{what} has no {key}")
+    if value is None:  # every Shopify resource has its id: without one this is something else
+        raise TransformError(f"not a {what}: no `{key}`")
     if len(value) > _MAX_ID:
         raise TransformError(f"{key}: {len(value)} characters is too long for an id")
     return value

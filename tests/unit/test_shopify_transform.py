@@ -325,6 +325,9 @@ def test_topics_an_agent_does_not_need_are_filtered(topic: str) -> None:
 def test_a_delivery_that_is_not_an_object_says_it_is_not_a_shopify_delivery() -> None:
     with pytest.raises(TransformError, match=r"^not a Shopify delivery: expected a JSON object"):
         shopify_activity([1], meta("orders/create"))
+    stripe_event = {"object": "event", "type": "charge.succeeded", "data": {"object": {}}}
+    with pytest.raises(TransformError, match=r"^not a Shopify orders/create payload: no `id`$"):
+        shopify_activity(stripe_event, meta("orders/create"))
 
 
 def test_long_item_lists_are_trimmed_to_ten_and_counted() -> None:

@@ -24,15 +24,20 @@ from transforms import (
     Contact,
     EventMeta,
     TransformError,
+    adyen,
     check,
     encode,
     shopify,
     stripe,
+    woocommerce,
 )
 
 VENDORS = Path(__file__).parents[1] / "fixtures" / "vendors"
 SHOPIFY = sorted((VENDORS / "shopify").glob("*.json"))
 STRIPE = sorted((VENDORS / "stripe").glob("*.json"))
+WOOCOMMERCE = sorted((VENDORS / "woocommerce").glob("*.json"))
+ADYEN = sorted((VENDORS / "adyen").glob("*.json"))
+WOO_TOPICS = ["order.created", "order.updated", "customer.created", "order.deleted"]
 TOPICS = ["orders/create", "orders/paid", "orders/cancelled", "orders/fulfilled",
           "orders/updated", "refunds/create", "checkouts/create", "orders/delete"]
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True,
@@ -140,10 +145,48 @@ def test_mutated_stripe_events_become_activities_none_or_transform_errors(path: 
     check()
 
 
+@pytest.mark.parametrize("path", WOOCOMMERCE, ids=lambda p: p.name)
+def test_mutated_woocommerce_deliveries_pass_check_filter_or_say_why(path: Path) -> None:
+    original = _load(path)
+
+    @SETTINGS
+    @given(event=mutated(original), topic=st.sampled_from(WOO_TOPICS), wrap=st.booleans())
+    def check_one(event: dict[str, Any], topic: str, wrap: bool) -> None:
+        headers: tuple[tuple[str, bytes | None], ...] = ()
+        if wrap:
+            event = {"topic": topic, "source": "https://shop.example/", "payload": event}
+        else:
+            headers = (("X-WC-Webhook-Topic", topic.encode()),
+                       ("X-WC-Webhook-Source", b"https://shop.example/"))
+        meta = EventMeta("woo", 0, 1, datetime(2024, 5, 1, tzinfo=UTC), None, headers)
+        with contextlib.suppress(TransformError):
+            _check(woocommerce.woocommerce_activity(event, meta))
+
+    check_one()
+
+
+@pytest.mark.parametrize("path", ADYEN, ids=lambda p: p.name)
+def test_mutated_adyen_notifications_pass_check_filter_or_say_why(path: Path) -> None:
+    original = _load(path)
+
+    @SETTINGS
+    @given(event=mutated(original))
+    def check_one(event: dict[str, Any]) -> None:
+        meta = EventMeta("adyen", 0, 1, datetime(2024, 5, 1, tzinfo=UTC), None)
+        with contextlib.suppress(TransformError):
+            _check(adyen.adyen_activity(event, meta))
+
+    check_one()
+
+
 @settings(max_examples=60, deadline=None)
 @given(event=weird_values)
-def test_events_that_are_not_objects_are_transform_errors(event: Any) -> None:
-    meta = EventMeta("t", 0, 0, None, None, (("x-shopify-topic", b"orders/create"),))
-    for transform in (shopify.shopify_activity, stripe.stripe_activity):
-        with pytest.raises(TransformError):
+def test_events_that_are_not_objects_are_transform_errors_saying_so(event: Any) -> None:
+    meta = EventMeta("t", 0, 0, None, None, (("x-shopify-topic", b"orders/create"),
+                                             ("x-wc-webhook-topic", b"order.created")))
+    for transform, vendor in ((shopify.shopify_activity, "Shopify"),
+                              (stripe.stripe_activity, "Stripe"),
+                              (woocommerce.woocommerce_activity, "WooCommerce"),
+                              (adyen.adyen_activity, "Adyen")):
+        with pytest.raises(TransformError, match=f"^not an? {vendor} "):
             transform(event, meta)
