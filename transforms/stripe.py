@@ -246,9 +246,11 @@ def _read_person(obj: dict[str, Any], kind: str, obj_id: str, config: StripeConf
     else:
         views += [_obj(obj, "billing_details"), {"email": _str(obj, "receipt_email")}]
     error = _obj(obj, "last_payment_error")
+    # never the shipping details: a shipment's name and phone are the recipient's, often
+    # someone else than the customer (a gift, a workplace)
     views += [_obj(charge, "billing_details"), {"email": _str(charge, "receipt_email")},
-              _obj(_obj(error, "payment_method"), "billing_details"), _obj(obj, "shipping"),
-              _obj(charge, "shipping"), {"name": _str(_obj(obj, "card"), "name")}]
+              _obj(_obj(error, "payment_method"), "billing_details"),
+              {"name": _str(_obj(obj, "card"), "name")}]
     email = next((v for view in views if (v := _str(view, "email"))), None)
     phone = next((v for view in views if (v := _str(view, "phone"))), None)
     name = next((v for view in views if (v := _str(view, "name"))), None)

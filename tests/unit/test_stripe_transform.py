@@ -139,6 +139,15 @@ def test_a_guest_charge_with_an_email_teaches_its_charge_and_intent_that_email()
                      Link("stripe:pi_guest", contact=guest)]
 
 
+def test_a_shipping_phone_is_the_recipients_not_the_customers() -> None:
+    event = load("charge.succeeded_2020-08-27")
+    event["data"]["object"]["shipping"] = {"name": "Steve Shipper", "phone": "+15555550199",
+                                           "address": {"line1": "123 Shipping Street"}}
+    activity = one(event)
+    assert activity.contact == Contact(refs=("stripe:ch_3L7z2aDu4p87RxPw290ERIXH",))
+    assert activity.actor.name != "Steve Shipper"
+
+
 def test_a_dispute_names_its_charge_and_resolves_to_the_charges_customer() -> None:
     activity = one(load("charge.dispute.created_2025-04-30.basil"))
     assert activity.contact.refs[0] == "stripe:ch_3RWXidQ8iJWBZFaM07eC54Yk"
