@@ -16,7 +16,8 @@ CHARGEBACK     Payment charged back                 (Adyen always sends "true")
 Other event codes are ``Filtered("event_type_not_shown")`` (a message with several items keeps
 the ones shown). The key is ``adyen:<merchantAccountCode>:<pspReference>:<eventCode>:<success>``,
 the combination Adyen documents as identifying a notification: a retried webhook is one fact.
-The amount is ``amount.value`` in minor units with ISO 4217 exponents (Adyen's own).
+The amount is ``amount.value`` in minor units with Adyen's exponents: ISO 4217's, but where
+Adyen's currency table says it "differs from standard" (``ADYEN_EXPONENTS``).
 
 Contact: ``additionalData.shopperEmail`` when the webhook's "include shopper details" setting
 sends it. Without it the activity names the refs the item carries: ``adyen:psp:<pspReference>``,
@@ -41,8 +42,12 @@ from transforms.event import EventMeta, Filtered, Transform, TransformError
 from transforms.money import minor_to_major, money
 from transforms.timefmt import parse_time
 
-__all__ = ["AdyenConfig", "adyen_activity", "configure"]
+__all__ = ["ADYEN_EXPONENTS", "AdyenConfig", "adyen_activity", "adyen_amount", "configure"]
 
+# Adyen's minor units where its currency table (docs.adyen.com/development-resources/
+# currency-codes) marks them "differs from standard"; every other currency: ISO 4217. Only these
+# two were verified against that page; add any other it lists before relying on it.
+ADYEN_EXPONENTS: dict[str, int] = {"CLP": 2, "CVE": 0}
 _MAX_ID = 255
 _CA = {True: "https://ca-live.adyen.com", False: "https://ca-test.adyen.com"}
 # eventCode -> (name when success, name when not, sentence when success, when not); {amount} is
@@ -243,7 +248,16 @@ def _amount(item: dict[str, Any], where: str) -> tuple[Decimal, str] | None:
     if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()
             and currency.isascii()):
         raise TransformError(f"{where}: amount.currency {currency!r:.40} is not a currency code")
-    return minor_to_major(value, currency), currency.upper()
+    return adyen_amount(value, currency), currency.upper()
+
+
+def adyen_amount(minor: int, currency: str) -> Decimal:
+    """Adyen minor units to a major-unit Decimal: (10100, "EUR") -> 101.00, (1000, "CLP") ->
+    10.00 (Adyen: two decimals; ISO: none), (500, "CVE") -> 500."""
+    code = currency.upper()
+    if code in ADYEN_EXPONENTS:
+        return Decimal(minor).scaleb(-ADYEN_EXPONENTS[code])
+    return minor_to_major(minor, code)
 
 
 def _when(item: dict[str, Any], meta: EventMeta, where: str) -> datetime:

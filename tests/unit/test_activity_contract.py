@@ -36,6 +36,7 @@ from transforms import (
     money,
     parse_amount,
     parse_time,
+    vendor_ref,
 )
 
 WHEN = datetime(2020, 10, 1, 14, 0, tzinfo=UTC)
@@ -491,3 +492,20 @@ def test_property_a_contact_identifier_is_never_cleaned_silently(email: str) -> 
         return
     assert orjson.loads(body)["contact"] == {"email": email}  # exactly as given, or refused
     assert clean_text(email) == email
+
+
+@settings(max_examples=300, deadline=None)
+@given(vendor=st.sampled_from(["stripe", "shopify"]), kind=st.sampled_from([None, "order"]),
+       ident=st.one_of(st.none(), texts, st.text(min_size=290, max_size=320)))
+def test_property_vendor_ref_gives_a_ref_check_accepts_or_nothing(
+        vendor: str, kind: str | None, ident: str | None) -> None:
+    parts = (vendor, kind, ident) if kind else (vendor, ident)
+    ref = vendor_ref(*parts)
+    if ref is None:  # a missing or junk id names nobody
+        assert not ident or clean_text(ident) != ident or len(":".join(p for p in parts if p)) > 300 \
+            or ident.isspace()
+        return
+    assert ref == ":".join(p for p in parts if p)
+    waiting = make(contact=Contact(refs=(ref,)))
+    learned = Link(ref, contact=Contact(email="rachel@example.com"))
+    assert check([waiting, learned]) == Checked((waiting,), (learned,))

@@ -135,6 +135,19 @@ def test_a_format_that_is_not_an_adyen_notification_says_so(event: Any, message:
         adyen_activity(event, META)
 
 
+@pytest.mark.parametrize(("minor", "currency", "shown"), [
+    (10100, "EUR", "101.00 EUR"), (5000, "JPY", "5000 JPY"), (1500, "KWD", "1.500 KWD"),
+    (1050, "CLP", "10.50 CLP"),  # Adyen: two decimals for CLP, where ISO has none
+    (500, "CVE", "500.00 CVE"),  # Adyen: none for CVE, where ISO has two (shown padded to ISO)
+])
+def test_minor_units_use_adyens_exponents(minor: int, currency: str, shown: str) -> None:
+    event = load("authorisation-true.json")
+    event["notificationItems"][0]["NotificationRequestItem"]["amount"] = {
+        "value": minor, "currency": currency}
+    [activity], _ = run(event)
+    assert activity.context is not None and activity.context["Amount"] == shown
+
+
 def test_payment_links_can_be_turned_off() -> None:
     [activity], _ = run(load("authorisation-true.json"), adyen.configure(payment_links=False))
     assert activity.object is not None and activity.object.link is None
