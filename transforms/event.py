@@ -54,7 +54,7 @@ FILTER_REASONS: dict[str, str] = {
     "already_completed": "a checkout that already became an order (the order tells the story)",
     "status_not_shown": "an order status that tells an agent nothing (pending, draft, trash)",
     "nothing_to_learn": "a customer record without email or phone: nothing to show or to learn",
-    "learned_only": "the event only taught the contact directory (Links, no activity)",
+    "contact_facts": "the event only teaches the contact directory (Links, no activity)",
     "tombstone": "a tombstone (null value) is not an event",
     "dead_letter_topic": "a dead-letter topic caught by a pattern is left alone",
 }
