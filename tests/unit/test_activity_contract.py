@@ -509,3 +509,22 @@ def test_property_vendor_ref_gives_a_ref_check_accepts_or_nothing(
     waiting = make(contact=Contact(refs=(ref,)))
     learned = Link(ref, contact=Contact(email="rachel@example.com"))
     assert check([waiting, learned]) == Checked((waiting,), (learned,))
+
+
+json_non_strings = st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(),
+                             st.lists(st.text(max_size=3), max_size=2),
+                             st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(field=st.sampled_from(["email", "phone", "mobile", "unique_external_id"]),
+       value=json_non_strings)
+def test_property_a_contact_identifier_of_another_json_type_is_refused_not_stringified(
+        field: str, value: object) -> None:
+    # "email": 123 must never reach Freshdesk as "123": a stranger's timeline, or a new contact
+    contact = Contact(**{field: value})  # type: ignore[arg-type]
+    if not value:  # 0, False, [], {}: no identifier at all
+        assert problems_of(make(contact=contact))[0].startswith("contact: needs one of")
+        return
+    assert problems_of(make(contact=contact)) == [
+        f"contact.{field}: must be a string (got {type(value).__name__})"]
