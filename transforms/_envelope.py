@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from transforms.activity import Activity, ActivityObject, Actor, Contact, Source
+from transforms.contract import clean_text
 from transforms.event import EventMeta, TransformError
 from transforms.money import parse_amount
 from transforms.timefmt import parse_time
@@ -43,16 +44,33 @@ class Envelope:
                         context=context, key=key)
 
 
-def event_type(event: Any) -> str:
-    """The event's ``type``; the event must be a JSON object."""
+def event_type(event: Any, schema: str) -> str:
+    """The event's ``type``; the event must be a JSON object. ``schema`` names the transform
+    (``orders``) so that a payload of another format says what it is not."""
+    what = f"{'an' if schema[:1] in 'aeiou' else 'a'} {schema} event"
     if not isinstance(event, dict):
-        raise TransformError(f"event is not a JSON object (got {_json_kind(event)})")
+        raise TransformError(f"not {what}: expected a JSON object (got {json_kind(event)})")
     kind = event.get("type")
     if isinstance(kind, str) and kind:
         return kind
     if kind is None:
-        raise TransformError("event has no type")
-    raise TransformError(f"type: expected a non-empty string (got {_json_kind(kind)})")
+        hint = _looks_like(event)
+        raise TransformError(f"not {what}: no `type` (docs/event-schema.md){hint}")
+    raise TransformError(f"type: expected a non-empty string (got {json_kind(kind)})")
+
+
+def _looks_like(event: dict[str, Any]) -> str:
+    """A hint for the common mix-up: a vendor's webhook on a topic subscribed to a generic
+    transform."""
+    if "notificationItems" in event:
+        return "; this looks like an Adyen notification: subscribe the topic to 'adyen'"
+    if event.get("object") == "event":
+        return "; this looks like a Stripe event: subscribe the topic to 'stripe'"
+    if "order_status_url" in event or "admin_graphql_api_id" in event:
+        return "; this looks like a Shopify webhook: subscribe the topic to 'shopify'"
+    if "order_key" in event or "date_created_gmt" in event:
+        return "; this looks like a WooCommerce webhook: subscribe the topic to 'woocommerce'"
+    return ""
 
 
 def read_envelope(event: dict[str, Any], meta: EventMeta, default_source: str) -> Envelope:
@@ -72,11 +90,11 @@ def read_envelope(event: dict[str, Any], meta: EventMeta, default_source: str) -
     if not isinstance(customer, dict):
         if customer is None:
             raise TransformError(NO_CONTACT)
-        raise TransformError(f"customer: expected an object (got {_json_kind(customer)})")
+        raise TransformError(f"customer: expected an object (got {json_kind(customer)})")
     contact = Contact(
-        email=text(customer, "email", "customer.email"),
-        phone=text(customer, "phone", "customer.phone"),
-        mobile=text(customer, "mobile", "customer.mobile"),
+        email=contact_text(customer, "email", "customer.email"),
+        phone=contact_text(customer, "phone", "customer.phone"),
+        mobile=contact_text(customer, "mobile", "customer.mobile"),
         unique_external_id=ident(customer, "external_id", "customer.external_id"),
     )
     identifier = contact.identifier()
@@ -105,7 +123,7 @@ def child(obj: Mapping[str, Any], key: str, where: str) -> dict[str, Any] | None
     value = obj.get(key)
     if value is None or isinstance(value, dict):
         return value
-    raise TransformError(f"{where}: expected an object (got {_json_kind(value)})")
+    raise TransformError(f"{where}: expected an object (got {json_kind(value)})")
 
 
 def required_child(obj: Mapping[str, Any], key: str, where: str, event_kind: str) -> dict[str, Any]:
@@ -127,7 +145,7 @@ def ident(obj: Mapping[str, Any], key: str, where: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise TransformError(
-        f"{where}: expected a string or integer id (got {_json_kind(value)} {value!r}); "
+        f"{where}: expected a string or integer id (got {json_kind(value)} {value!r}); "
         "send large ids as strings"
     )
 
@@ -142,12 +160,35 @@ def text(obj: Mapping[str, Any], key: str, where: str) -> str | None:
         return value or None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    raise TransformError(f"{where}: expected a string (got {_json_kind(value)})")
+    raise TransformError(f"{where}: expected a string (got {json_kind(value)})")
+
+
+def contact_text(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    """A contact detail: a JSON string or nothing. A number is refused, not printed: an email
+    of ``123`` is a producer bug, and guessing would put the activity on a stranger's timeline."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if clean_text(value) != value:
+            raise TransformError(f"{where}: {value[:60]!r} contains control or "
+                                 "bidirectional-override characters; fix the producer")
+        return value.strip() or None
+    raise TransformError(f"{where}: expected a string (got {json_kind(value)} {value!r:.40}); "
+                         "fix the producer")
 
 
 def amount(obj: Mapping[str, Any], key: str, where: str) -> Decimal | None:
+    """An optional amount; never negative (a refund is its own event type with a positive
+    amount, so a negative payment amount is a producer bug, not a payment)."""
     value = obj.get(key)
-    return None if value is None else parse_amount(value, where)
+    if value is None:
+        return None
+    parsed = parse_amount(value, where)
+    if parsed < 0:
+        raise TransformError(f"{where}: {value!r:.40} is negative; amounts are positive "
+                             "(a refund is a *.refunded event with a positive amount)")
+    return parsed
 
 
 def currency(obj: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -186,7 +227,7 @@ def clip(value: str, limit: int = 200) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

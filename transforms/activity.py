@@ -8,7 +8,7 @@ one pass and reports every problem at once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -86,6 +86,17 @@ class Activity:
     object: ActivityObject | None = None
     context: Mapping[str, Any] | None = None
     key: str | None = None
+
+    @property
+    def needs_contact(self) -> bool:
+        """True when the contact names only vendor refs: the pipeline must resolve it through the
+        contact directory (``with_contact``) before ``encode`` accepts it."""
+        return self.contact.identifier() is None and bool(self.contact.refs)
+
+    def with_contact(self, contact: Contact) -> Activity:
+        """This activity for ``contact`` (the directory's answer for its refs); all else equal,
+        the key included, so a resolved activity is still the same fact for the ledger."""
+        return replace(self, contact=contact)
 
     def payload(self) -> dict[str, Any]:
         """The request body: only keys the contract allows, None fields left out, the timestamp

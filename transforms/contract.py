@@ -1,28 +1,63 @@
 """Validation against the Freshdesk contract (shared/freshdesk-contract.md) and JSON encoding.
 
-``encode`` is the gate every activity passes before delivery: it checks the contract's required
-fields and our own limits in one hand-written pass, lists every problem it finds, and returns the
-request body. A ContractError is permanent (the consumer dead-letters the message with its text).
+Two gates, one rule book:
+
+- ``check(result)`` is the transform stage's: it sorts what a transform returned into activities
+  and Links (or a Filtered), and validates each. An activity whose contact has no identifier but
+  names vendor ``refs`` passes here: the pipeline resolves the refs through the contact directory
+  (``activity.with_contact(...)``) before it encodes.
+- ``encode(activity)`` is the last gate before delivery: the contract's required fields and our
+  own limits in one hand-written pass, every problem listed at once, and the request body. A
+  contact that is still only refs fails here ("contact not resolved").
+
+A ContractError is permanent (the consumer dead-letters the message with its text). Text an agent
+reads is cleaned, not rejected: C0/C1 control characters (but tab and newline) and the Unicode
+bidirectional embedding/override/isolate characters (U+202A-U+202E, U+2066-U+2069, which can make
+"gpj.exe" read as "exe.jpg") are removed from every string of the body but the contact's. A
+contact identifier carrying them is rejected instead: silently changing it would change *who*.
 Email syntax is deliberately not checked: Freshdesk is the authority on what it accepts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from transforms.activity import Activity, ActivityObject, Actor, Contact, Source
+from transforms.activity import Activity, ActivityObject, Actor, Contact, Link, Source
+from transforms.event import FILTERED_UNSPECIFIED, Filtered
 
-__all__ = ["MAX_BODY_BYTES", "MAX_CONTEXT_DEPTH", "ContractError", "activity_key", "encode"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_CONTEXT_DEPTH",
+    "MAX_REF_CHARS",
+    "Checked",
+    "ContractError",
+    "activity_key",
+    "check",
+    "clean_text",
+    "encode",
+    "vendor_ref",
+]
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_CONTEXT_DEPTH = 5  # the context object itself is level 1
 MAX_NAME_CHARS = 255
+MAX_REF_CHARS = 300  # "<vendor>:<kind>:<id>" with a 255-character id
+# What an agent must never be shown: C0 controls but tab/newline, DEL, C1 controls, and the bidi
+# embedding/override/isolate characters (U+202A-E, U+2066-9).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# The same, as orjson writes them into a body: a cheap pre-check on the encoded bytes so clean
+# bodies (nearly all) are never walked twice. A false alarm (a literal backslash followed by
+# "u0001" in some text) only costs the exact walk.
+_UNSAFE_IN_BODY = re.compile(
+    rb"\\u00[01][0-9a-f]|\\[bfr]|\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what a JSON encoder can write exactly
 
 
@@ -35,21 +70,127 @@ class ContractError(ValueError):
         self.problems = problems
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Checked:
+    """What a transform returned, sorted and validated: the activities to deliver (in order; some
+    may still need their contact resolved, see ``Activity.needs_contact``) and the Links that
+    teach the contact directory. Both may be empty only together with a non-None ``filtered``."""
+
+    activities: tuple[Activity, ...]
+    links: tuple[Link, ...]
+    filtered: Filtered | None = None
+
+
+def check(result: Any, transform: str = "transform") -> Checked:
+    """Sorts and validates a transform's return value for the transform stage.
+
+    ``None`` / ``[]`` / a ``Filtered`` give ``Checked((), (), filtered)``; an Activity, a Link or
+    a list of both give them sorted (order kept). Raises ContractError naming every problem: a
+    value that is neither, an activity breaking the contract (refs-only contacts are allowed
+    here), a malformed Link."""
+
+    if result is None:
+        return Checked((), (), FILTERED_UNSPECIFIED)
+    if isinstance(result, Filtered):
+        return Checked((), (), result)
+    items = [result] if isinstance(result, Activity | Link) else result
+    if not isinstance(items, list | tuple):
+        raise ContractError([f"{transform} returned {type(result).__name__}; expected an "
+                             "Activity, a Link, a list of them, Filtered or None"])
+    activities: list[Activity] = []
+    links: list[Link] = []
+    problems: list[str] = []
+    for index, item in enumerate(items):
+        where = f"[{index}] " if len(items) > 1 else ""
+        if isinstance(item, Activity):
+            problems += [where + p for p in _problems(item, resolved=False)]
+            activities.append(item)
+        elif isinstance(item, Link):
+            problems += [where + p for p in _link_problems(item)]
+            links.append(item)
+        else:
+            problems.append(f"{where}{transform} returned a {type(item).__name__} in its list; "
+                            "expected Activity or Link items")
+    if problems:
+        raise ContractError(problems)
+    if not activities and not links:
+        return Checked((), (), FILTERED_UNSPECIFIED)
+    return Checked(tuple(activities), tuple(links))
+
+
+def vendor_ref(*parts: str | None) -> str | None:
+    """A contact-directory ref from its parts, ``vendor_ref("stripe", "cus_1")`` ->
+    ``"stripe:cus_1"``, ``vendor_ref("shopify", "order", "450789469")`` ->
+    ``"shopify:order:450789469"``; None when a part is missing or the result could not be a ref
+    (too long, blank, control characters): a junk id names nobody."""
+    if not all(parts):
+        return None
+    ref = ":".join(p for p in parts if p)
+    return ref if _is_ref(ref) else None
+
+
+def clean_text(value: str) -> str:
+    """``value`` without the characters no agent should be shown (see the module docstring)."""
+    return _UNSAFE.sub("", value)
+
+
 def encode(activity: Activity) -> bytes:
-    """The JSON request body for ``activity``; raises ContractError listing every problem."""
+    """The JSON request body for ``activity``; raises ContractError listing every problem.
+    Control and bidi-override characters are removed from the text an agent reads."""
     problems = _problems(activity)
     if problems:
         raise ContractError(problems)
-    try:
-        body = orjson.dumps(activity.payload(), default=_plain)
-    except (TypeError, ValueError) as exc:  # a type the walk let through but orjson refuses
-        raise ContractError([f"activity.context: cannot be encoded as JSON ({exc})"]) from None
+    body = _dumps(activity)
+    if _UNSAFE_IN_BODY.search(body):
+        cleaned = _cleaned(activity)
+        if cleaned is not activity:
+            problems = _problems(cleaned)  # cleaning may leave a name or an id empty
+            if problems:
+                raise ContractError([p + " (after removing control characters)"
+                                     for p in problems])
+            body = _dumps(cleaned)
     if len(body) > MAX_BODY_BYTES:
         raise ContractError([
             f"body: {len(body)} bytes is over the 64 KiB limit ({MAX_BODY_BYTES} bytes); "
             "shorten the description or context"
         ])
     return body
+
+
+def _dumps(activity: Activity) -> bytes:
+    try:
+        return orjson.dumps(activity.payload(), default=_plain)
+    except (TypeError, ValueError) as exc:  # a type the walk let through but orjson refuses
+        raise ContractError([f"activity.context: cannot be encoded as JSON ({exc})"]) from None
+
+
+def _cleaned(act: Activity) -> Activity:
+    """``act`` with every string an agent reads cleaned; ``act`` itself when nothing changed."""
+    actor, source, obj = act.actor, act.source, act.object
+    cleaned = dataclasses.replace(
+        act,
+        name=_clean(act.name), description=_clean(act.description), link=_clean(act.link),
+        actor=Actor(_clean(actor.id), _clean(actor.name), _clean(actor.type)),
+        source=Source(_clean(source.name), _clean(source.id)),
+        object=None if obj is None else ActivityObject(_clean(obj.type), _clean(obj.id),
+                                                       _clean(obj.link)),
+        context=None if act.context is None else _clean_json(act.context),
+    )
+    return act if cleaned == act else cleaned
+
+
+def _clean(value: Any) -> Any:
+    return _UNSAFE.sub("", value) if isinstance(value, str) else value
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return _UNSAFE.sub("", value)
+    if isinstance(value, Mapping):
+        return {_clean(k): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    return value
 
 
 def activity_key(activity: Activity, body: bytes) -> str:
@@ -69,7 +210,9 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def _problems(act: Activity) -> list[str]:
+def _problems(act: Activity, resolved: bool = True) -> list[str]:
+    """Every rule ``act`` breaks. ``resolved=False`` (the transform stage) accepts a contact that
+    is only vendor refs, which the pipeline resolves before encoding."""
     problems: list[str] = []
     name = act.name
     if not isinstance(name, str):
@@ -124,19 +267,64 @@ def _problems(act: Activity) -> list[str]:
 
     contact = act.contact
     if isinstance(contact, Contact):
-        identifier = contact.identifier()
-        if identifier is None:
-            problems.append(
-                "contact: needs one of email, phone, mobile or unique_external_id (got none)"
-            )
-        else:
-            _text(identifier[1], f"contact.{identifier[0]}", problems)
+        _contact_problems(contact, "contact", problems, resolved)
     else:
         problems.append(f"contact: must be a Contact (got {_kind(contact)})")
 
     key = act.key
     if key is not None and not (isinstance(key, str) and key):
         problems.append(f"key: must be a non-empty string or None (got {key!r})")
+    return problems
+
+
+def _contact_problems(contact: Contact, where: str, problems: list[str], resolved: bool) -> None:
+    refs = contact.refs
+    if not isinstance(refs, tuple) or not all(_is_ref(r) for r in refs):
+        problems.append(f"{where}.refs: must be a tuple of non-empty strings of at most "
+                        f"{MAX_REF_CHARS} characters, like 'stripe:cus_123' (got {refs!r:.200})")
+        if contact.identifier() is None:
+            return
+        refs = ()
+    identifier = contact.identifier()
+    if identifier is None:
+        if not refs:
+            problems.append(f"{where}: needs one of email, phone, mobile or unique_external_id "
+                            "(got none), or vendor refs the contact directory can resolve")
+        elif resolved:
+            problems.append(
+                f"{where}: not resolved: it names only vendor refs ({', '.join(refs[:3])}); the "
+                "pipeline must resolve them through the contact directory "
+                "(activity.with_contact(...)) before encoding")
+        return
+    field, value = identifier
+    _text(value, f"{where}.{field}", problems)
+    if isinstance(value, str) and _UNSAFE.search(value):
+        problems.append(f"{where}.{field}: contains control or bidirectional-override "
+                        f"characters ({value!r:.80}); fix the producer, an identifier is never "
+                        "cleaned silently")
+
+
+def _is_ref(ref: Any) -> bool:
+    return (isinstance(ref, str) and 0 < len(ref) <= MAX_REF_CHARS and not ref.isspace()
+            and not _UNSAFE.search(ref))
+
+
+def _link_problems(link: Link) -> list[str]:
+    problems: list[str] = []
+    if not _is_ref(link.ref):
+        problems.append(f"link.ref: must be a non-empty string of at most {MAX_REF_CHARS} "
+                        f"characters like 'stripe:cus_123' (got {link.ref!r:.100})")
+    if (link.contact is None) == (link.alias_of is None):
+        problems.append(f"link {link.ref!r:.100}: needs exactly one of contact or alias_of")
+    elif link.contact is not None:
+        if not isinstance(link.contact, Contact) or link.contact.identifier() is None:
+            problems.append(f"link {link.ref!r:.100}: contact must be a Contact with an email, "
+                            "phone, mobile or unique_external_id")
+        else:
+            _contact_problems(link.contact, f"link {link.ref!r:.100}: contact", problems, True)
+    elif not _is_ref(link.alias_of) or link.alias_of == link.ref:
+        problems.append(f"link {link.ref!r:.100}: alias_of must be another ref "
+                        f"(got {link.alias_of!r:.100})")
     return problems
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 if TYPE_CHECKING:
     from transforms.activity import Activity, Link
 
-__all__ = ["EventMeta", "Filtered", "Transform", "TransformError"]
+__all__ = ["FILTER_REASONS", "EventMeta", "Filtered", "Transform", "TransformError"]
 
 
 class TransformError(Exception):
@@ -44,6 +44,20 @@ class Filtered:
 
 
 FILTERED_UNSPECIFIED = Filtered("unspecified", "the transform returned None")
+
+# Every reason a built-in transform (or the pipeline around it) filters with: a small fixed set,
+# because each becomes a metric label value. The detail sentence carries the specifics.
+FILTER_REASONS: dict[str, str] = {
+    "unspecified": "the transform returned None or [] (third-party transforms)",
+    "event_type_not_shown": "an event type or topic the transform does not put on timelines",
+    "no_change_to_show": "an update whose payload dates no shown change to this very update",
+    "already_completed": "a checkout that already became an order (the order tells the story)",
+    "status_not_shown": "an order status that tells an agent nothing (pending, draft, trash)",
+    "nothing_to_learn": "a customer record without email or phone: nothing to show or to learn",
+    "contact_facts": "the event only teaches the contact directory (Links, no activity)",
+    "tombstone": "a tombstone (null value) is not an event",
+    "dead_letter_topic": "a dead-letter topic caught by a pattern is left alone",
+}
 
 
 @dataclass(frozen=True, slots=True)

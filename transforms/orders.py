@@ -13,7 +13,7 @@ order.fulfilled    Order #1001 shipped (or fulfilled)        the shop
 order.refunded     Order #1001 refunded (or partly refunded) the shop
 =================  ========================================  ===================================
 
-Any other type is not for the timeline: the transform returns None.
+Any other type is not for the timeline: ``Filtered("event_type_not_shown")``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from transforms._envelope import (
     text,
 )
 from transforms.activity import Activity, ActivityObject, Actor
-from transforms.event import EventMeta, TransformError
+from transforms.event import EventMeta, Filtered, TransformError
 from transforms.money import money
 
 __all__ = ["MAX_ITEMS", "order_activity"]
@@ -70,12 +70,13 @@ class _Order:
 _Built = tuple[str, str, Actor, dict[str, Any]]  # name, description, actor, context
 
 
-def order_activity(event: Any, meta: EventMeta) -> Activity | None:
-    """The timeline activity for one order event, or None when its type is not one we show."""
-    kind = event_type(event)
+def order_activity(event: Any, meta: EventMeta) -> Activity | Filtered:
+    """The timeline activity for one order event, or Filtered when its type is not one we show."""
+    kind = event_type(event, "orders")
     build = _BUILDERS.get(kind)
     if build is None:
-        return None
+        return Filtered("event_type_not_shown", f"orders: {clip(kind, 100)} is not shown on the "
+                                                "timeline")
     env = read_envelope(event, meta, "shop")
     order = _read_order(event, kind)
     return env.activity(*build(event, env, order),

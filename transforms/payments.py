@@ -12,7 +12,7 @@ payment.disputed   Payment disputed                           the customer (they
                                                               with their bank)
 =================  =========================================  ==================================
 
-Any other type is not for the timeline: the transform returns None. Failure and dispute codes
+Any other type is not for the timeline: ``Filtered("event_type_not_shown")``. Failure and dispute codes
 become plain sentences (tables below); a code we do not know is shown as it came.
 """
 
@@ -40,7 +40,7 @@ from transforms._envelope import (
     text,
 )
 from transforms.activity import Activity, ActivityObject, Actor
-from transforms.event import EventMeta
+from transforms.event import EventMeta, Filtered
 from transforms.money import money
 from transforms.timefmt import parse_time
 
@@ -107,12 +107,13 @@ class _Payment:
 _Built = tuple[str, str, Actor, dict[str, Any]]
 
 
-def payment_activity(event: Any, meta: EventMeta) -> Activity | None:
-    """The timeline activity for one payment event, or None when its type is not one we show."""
-    kind = event_type(event)
+def payment_activity(event: Any, meta: EventMeta) -> Activity | Filtered:
+    """The timeline activity for one payment event, or Filtered when its type is not one we show."""
+    kind = event_type(event, "payments")
     build = _BUILDERS.get(kind)
     if build is None:
-        return None
+        return Filtered("event_type_not_shown", f"payments: {clip(kind, 100)} is not shown on the "
+                                                "timeline")
     env = read_envelope(event, meta, "shop")
     payment = _read_payment(event, kind)
     return env.activity(*build(event, env, payment),

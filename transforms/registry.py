@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import cast
 
+from transforms.adyen import adyen_activity
 from transforms.event import Transform
 from transforms.orders import order_activity
 from transforms.payments import payment_activity
 from transforms.shopify import shopify_activity
 from transforms.stripe import stripe_activity
+from transforms.woocommerce import woocommerce_activity
 
 __all__ = ["BUILTIN_TRANSFORMS", "resolve"]
 
@@ -21,6 +23,8 @@ BUILTIN_TRANSFORMS: Mapping[str, Transform] = MappingProxyType(
         "payments": payment_activity,
         "shopify": shopify_activity,  # transforms.shopify.configure() for other options
         "stripe": stripe_activity,  # transforms.stripe.configure() for other options
+        "woocommerce": woocommerce_activity,  # transforms.woocommerce.configure() for options
+        "adyen": adyen_activity,  # transforms.adyen.configure() for options
     }
 )
 

@@ -25,6 +25,18 @@ to this very update, i.e. whose own timestamp is within 5 seconds of the order's
 ``created_at``/``updated_at`` (shipped). Each becomes the same activity, with the same key, as its
 own topic would give, so a consumer subscribed to both sees one fact once. Anything else: None.
 
+Contacts: the order's email (else the customer's), else the order's or customer's phone, never
+an address's phone (the shipping address may be a gift's recipient, the billing one a parent).
+Without either, the activity's contact is the refs the delivery names (``shopify:order:<id>``,
+``shopify:customer:<id>``) for the pipeline to resolve through the contact directory. Every
+delivery also returns the ``Link``s it teaches: the order → its email/phone, the customer → their
+email/phone, and an order without contact details → its customer.
+
+Amounts: every amount an agent reads is in one stated currency. Shopify sends shop-currency
+fields (``total_price``, line ``price``) beside presentment-currency ones (``*_set``): the
+presentment money (what the customer paid) is used when the order total and every priced line
+carry it in one currency, else the shop money for all of them.
+
 Keys name the fact, not the delivery: ``shopify:order:<id>:placed|paid|cancelled|fulfilled``,
 ``shopify:refund:<id>``, ``shopify:fulfillment:<id>``, ``shopify:checkout:<id>``. Order ids are
 64-bit integers (above 2**53): orjson decodes them exactly and they are kept as strings.
@@ -47,9 +59,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from transforms._envelope import clip, humanize, ident
-from transforms.activity import Activity, ActivityObject, Actor, Contact, Source
-from transforms.event import EventMeta, Transform, TransformError
+from transforms._envelope import clip, humanize, ident, json_kind
+from transforms.activity import Activity, ActivityObject, Actor, Contact, Link, Source
+from transforms.contract import clean_text, vendor_ref
+from transforms.event import EventMeta, Filtered, Transform, TransformError
 from transforms.money import money, parse_amount
 from transforms.timefmt import parse_time
 
@@ -107,7 +120,7 @@ def configure(**options: Any) -> Transform:
     result to a module attribute and name it by import path in the subscription file."""
     config = ShopifyConfig(**options)
 
-    def shopify_events(event: Any, meta: EventMeta) -> Activity | list[Activity] | None:
+    def shopify_events(event: Any, meta: EventMeta) -> list[Activity | Link] | Filtered:
         return _activities(event, meta, config)
 
     shopify_events.config = config  # type: ignore[attr-defined]  # for tests and tools
@@ -138,9 +151,9 @@ class _Delivery:
             else None
 
 
-def _activities(event: Any, meta: EventMeta, config: ShopifyConfig) -> Activity | list[Activity] | None:
+def _activities(event: Any, meta: EventMeta, config: ShopifyConfig) -> list[Activity | Link] | Filtered:
     if not isinstance(event, dict):
-        raise TransformError("Shopify delivery is not a JSON object")
+        raise TransformError(f"not a Shopify delivery: expected a JSON object (got {json_kind(event)})")
     body, topic, shop = event, config.topic or meta.header(config.topic_header), None
     wrapped = event.get(config.payload_field)
     if isinstance(wrapped, dict) and config.topic_field in event:
@@ -148,21 +161,26 @@ def _activities(event: Any, meta: EventMeta, config: ShopifyConfig) -> Activity 
         topic = topic or _str(event, config.topic_field)
     if not topic:
         raise TransformError(
-            f"Shopify delivery has no topic: expected the {config.topic_header} header or an "
+            f"not a Shopify delivery: no topic: expected the {config.topic_header} header or an "
             f"envelope {{\"{config.topic_field}\": …, \"{config.payload_field}\": {{…}}}}; for a "
             "Kafka topic that carries one kind, use shopify.configure(topic=…)")
     build = _BUILDERS.get(_topic(topic))
     if build is None:
-        return None
+        return Filtered("event_type_not_shown",
+                        f"shopify: topic {clip(_topic(topic), 100)} is not shown on the timeline")
     shop = config.shop_domain or meta.header(config.shop_domain_header) or shop or _shop_of(body)
     if shop is not None and not _HOSTNAME.match(shop):
         shop = None  # not a domain: no admin links rather than broken ones
-    result = build(_Delivery(_topic(topic), body, shop, meta, config))
-    if isinstance(result, list):
-        return result or None
-    return result
-
-
+    d = _Delivery(_topic(topic), body, shop, meta, config)
+    result = build(d)
+    if isinstance(result, Filtered):
+        return result
+    activities = result if isinstance(result, list) else [result]
+    links = _links(d, body)
+    if not activities and not links:
+        return Filtered("no_change_to_show", f"shopify: this {d.topic} dates no change it shows "
+                                             "to its own updated_at")
+    return [*activities, *links]
 def _topic(value: str) -> str:
     """``"ORDERS_CREATE"`` / ``" Orders/Create "`` -> ``"orders/create"``."""
     value = value.strip().lower()
@@ -192,6 +210,7 @@ class _Order:
     customer: Actor
     customer_name: str | None
     body: dict[str, Any]
+    pricing: _Pricing
 
     def total_text(self) -> str | None:
         return money(*self.total) if self.total else None
@@ -202,50 +221,115 @@ class _Order:
 
 def _read_order(d: _Delivery, body: dict[str, Any] | None = None) -> _Order:
     body = d.body if body is None else body
-    order_id = _id(body, "id", f"Shopify {d.topic} payload")
+    if d.topic.startswith("checkouts/") and body.get("id") is None and body.get("token"):
+        # API 2026-04 checkouts carry their token and no id
+        order_id = _id(body, "token", f"Shopify {d.topic} payload")
+    else:
+        order_id = _id(body, "id", f"Shopify {d.topic} payload")
     name = _str(body, "name") or _str(body, "order_number") or order_id
     label = clip(name if name.startswith("#") else f"#{name}", 60)
-    contact, actor, customer_name = _read_customer(d, body)
-    return _Order(order_id, label, _total(body), contact, actor, customer_name, body)
+    ref_id = None if d.topic.startswith("checkouts/") else order_id
+    contact, actor, customer_name = _read_customer(d, body, ref_id)
+    pricing = _pricing(body)
+    return _Order(order_id, label, pricing.total, contact, actor, customer_name, body, pricing)
 
 
-def _read_customer(d: _Delivery, body: dict[str, Any]) -> tuple[Contact, Actor, str | None]:
+def _read_customer(d: _Delivery, body: dict[str, Any],
+                   order_id: str | None) -> tuple[Contact, Actor, str | None]:
+    """The contact, the customer as actor, and their name. Address phones are never the
+    contact: the shipping address is often someone else's (a gift, a workplace)."""
     customer = _obj(body, "customer")
-    billing, shipping = _obj(body, "billing_address"), _obj(body, "shipping_address")
-    email = _first(_str(body, "email"), _str(body, "contact_email"), _str(customer, "email"))
-    phone = _first(_str(body, "phone"), _str(customer, "phone"), _str(billing, "phone"),
-                   _str(shipping, "phone"))
+    email, phone = _customer_details(body)
     customer_id = _plain_id(customer.get("id"))
     external = None
     if d.config.external_id is not None and customer_id:
         external = d.config.external_id.replace("{customer_id}", customer_id)
-    contact = Contact(email=_bounded(email, "email", 254), phone=_bounded(phone, "phone", 50),
+    refs = tuple(r for r in (vendor_ref("shopify", "order", order_id),
+                             vendor_ref("shopify", "customer", customer_id)) if r)
+    contact = Contact(email=email, phone=phone,
                       unique_external_id=_bounded(external, "external id", _MAX_ID))
+    if contact.identifier() is None:
+        if not refs:
+            raise TransformError(f"Shopify {d.topic} payload {_plain_id(body.get('id'))} names no "
+                                 "customer email, phone, order or customer id")
+        contact = Contact(refs=refs)
     identifier = contact.identifier()
-    if identifier is None:
-        hint = (f"; the Shopify customer {customer_id} could be the contact: configure "
-                "shopify.configure(external_id='shopify:{customer_id}')" if customer_id else "")
-        if d.topic == "refunds/create":
-            hint += ("; Shopify's refunds/create payload names no customer: subscribe to "
-                     "orders/updated, which carries the refund and the customer, or add "
-                     "'email' to the payload upstream")
-        raise TransformError(f"Shopify {d.topic} payload {_plain_id(body.get('id'))} has no "
-                             f"customer email or phone{hint}")
+    # the buyer's name: the customer account's, else the billing address's (who paid); never
+    # the shipping address's, which may be a recipient's
     full = " ".join(p for p in (_str(customer, "first_name"), _str(customer, "last_name")) if p)
-    name = _first(full or None, _str(billing, "name"), _str(shipping, "name"))
+    name = _first(full or None, _str(_obj(body, "billing_address"), "name"))
     name = clip(name, 200) if name else None
-    actor_id = customer_id if customer_id and len(customer_id) <= _MAX_ID else identifier[1]
-    return contact, Actor(id=actor_id, name=name or identifier[1]), name
+    shown = identifier[1] if identifier else None
+    actor_id = customer_id if customer_id and len(customer_id) <= _MAX_ID else (shown or refs[0])
+    return contact, Actor(id=actor_id, name=name or shown or "Customer"), name
 
 
-def _total(body: dict[str, Any]) -> tuple[Decimal, str] | None:
-    """What the customer paid in their currency (presentment money), else the shop's."""
+def _customer_details(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The order's (else the customer account's) email and phone, as strings only: a number in
+    an email field is a producer bug, never an address."""
+    customer = _obj(body, "customer")
+    email = _first(_text(body, "email"), _text(body, "contact_email"), _text(customer, "email"))
+    phone = _first(_text(body, "phone"), _text(customer, "phone"))
+    return _bounded(email, "email", 254), _bounded(phone, "phone", 50)
+
+
+def _links(d: _Delivery, body: dict[str, Any]) -> list[Link]:
+    """What this delivery teaches the contact directory (module docstring)."""
+    if d.topic == "refunds/create":
+        order_id, customer = _plain_id(body.get("order_id")), _obj(body, "customer")
+    else:
+        order_id = None if d.topic.startswith("checkouts/") else _plain_id(body.get("id"))
+        customer = _obj(body, "customer")
+    email, phone = _customer_details(body)
+    customer_id = _plain_id(customer.get("id"))
+    links: list[Link] = []
+    order_ref = vendor_ref("shopify", "order", order_id)
+    customer_ref = vendor_ref("shopify", "customer", customer_id)
+    if order_ref and (email or phone):
+        links.append(Link(order_ref, contact=Contact(email=email, phone=phone)))
+    if customer_ref:
+        own_email = _bounded(_text(customer, "email"), "email", 254) or email
+        own_phone = _bounded(_text(customer, "phone"), "phone", 50) or phone
+        if own_email or own_phone:
+            links.append(Link(customer_ref, contact=Contact(email=own_email, phone=own_phone)))
+        elif order_ref and not (email or phone):
+            links.append(Link(order_ref, alias_of=customer_ref))
+    return links
+
+
+@dataclass(frozen=True, slots=True)
+class _Pricing:
+    """Which of Shopify's two money sets every amount of one order is read from."""
+
+    currency: str | None
+    total: tuple[Decimal, str] | None
+    presentment: bool  # True: the customer's currency (``*_set.presentment_money``)
+
+    def line_price(self, line: dict[str, Any]) -> Decimal | None:
+        if self.presentment:
+            money_ = _obj(_obj(line, "price_set"), "presentment_money")
+            return _amount(money_.get("amount"))
+        return _amount(line.get("price"))
+
+
+def _pricing(body: dict[str, Any]) -> _Pricing:
+    """Presentment money when the total and every priced line carry it in one currency, else the
+    shop's money for everything: never a line in one currency beside a total in another."""
     presented = _obj(_obj(body, "total_price_set"), "presentment_money")
-    for amount, code in ((presented.get("amount"), presented.get("currency_code")),
-                         (body.get("total_price"), body.get("currency"))):
-        if (value := _amount(amount)) is not None and (currency := _code(code)):
-            return value, currency
-    return None
+    code, total = _code(presented.get("currency_code")), _amount(presented.get("amount"))
+    lines = [line for line in _list(body, "line_items") if isinstance(line, dict)]
+    if code and total is not None and all(
+            _code(_obj(_obj(line, "price_set"), "presentment_money").get("currency_code")) == code
+            and _amount(_obj(_obj(line, "price_set"), "presentment_money").get("amount")) is not None
+            for line in lines if line.get("price") is not None):
+        return _Pricing(code, (total, code), True)
+    shop_code, shop_total = _code(body.get("currency")), _amount(body.get("total_price"))
+    if shop_code:
+        return _Pricing(shop_code, (shop_total, shop_code) if shop_total is not None else None,
+                        False)
+    if code and total is not None:  # no shop money at all: the presentment total alone
+        return _Pricing(code, (total, code), True)
+    return _Pricing(None, None, False)
 
 
 def _summary(order: _Order, status: str) -> dict[str, Any]:
@@ -260,8 +344,10 @@ def _summary(order: _Order, status: str) -> dict[str, Any]:
     return context
 
 
-def _items(lines: Any, currency: str | None, context: dict[str, Any]) -> int:
-    """Adds "Items" (units) and "Item description" (the first MAX_ITEMS lines) to ``context``."""
+def _items(lines: Any, pricing: _Pricing | None, context: dict[str, Any]) -> int:
+    """Adds "Items" (units) and "Item description" (the first MAX_ITEMS lines) to ``context``,
+    prices in the pricing's one currency (none shown without one)."""
+    currency = pricing.currency if pricing else None
     if not isinstance(lines, list):
         return 0
     units = 0
@@ -275,7 +361,7 @@ def _items(lines: Any, currency: str | None, context: dict[str, Any]) -> int:
         if len(described) < MAX_ITEMS:
             name = _first(_str(line, "name"), _str(line, "title"), _str(line, "sku")) or "Item"
             entry: dict[str, Any] = {"Item name": clip(name, 200), "Quantity": quantity}
-            price = _amount(line.get("price"))
+            price = pricing.line_price(line) if pricing else None
             if price is not None and currency:
                 entry["Price"] = money(price, currency)
             if sku := _str(line, "sku"):
@@ -304,7 +390,7 @@ def _activity(d: _Delivery, order: _Order, name: str, description: str, actor: A
 def _placed(d: _Delivery) -> Activity:
     order = _read_order(d)
     context = _summary(order, "placed")
-    units = _items(order.body.get("line_items"), order.total and order.total[1], context)
+    units = _items(order.body.get("line_items"), order.pricing, context)
     total = f" for {order.total_text()}" if order.total else ""
     count = f" ({units} item{'' if units == 1 else 's'})" if units else ""
     return _activity(d, order, f"Order {order.label} placed",
@@ -313,13 +399,35 @@ def _placed(d: _Delivery) -> Activity:
                      f"shopify:order:{order.id}:placed")
 
 
+# What each topic asserts, and the payload states that agree with it. A delivery's payload is the
+# order as it is when Shopify serializes it, which may already be past the fact (paid, then
+# voided): the activity then says so instead of showing "paid" beside "Payment status: voided".
+_AGREES = {"financial_status": ("paid",), "fulfillment_status": ("fulfilled", "partial")}
+_STATE_LABELS = {"financial_status": "Payment status", "fulfillment_status": "Fulfillment status"}
+
+
+def _not_contradicted(order: _Order, field: str, context: dict[str, Any]) -> str:
+    """When the payload's ``field`` disagrees with the topic's fact: relabels it in ``context``
+    as the state at delivery and returns a sentence saying so; else ``""``."""
+    state = _str(order.body, field)
+    if state in _AGREES[field]:
+        return ""
+    label = _STATE_LABELS[field]
+    context.pop(label, None)
+    shown = clip(humanize(state), 60) if state else "not set"
+    context[f"{label} when Shopify sent this"] = shown
+    return f" When Shopify sent this, the order's {label.lower()} was {shown}."
+
+
 def _paid(d: _Delivery) -> Activity:
     order = _read_order(d)
     context = _summary(order, "paid")
-    _items(order.body.get("line_items"), order.total and order.total[1], context)
+    _items(order.body.get("line_items"), order.pricing, context)
     paid = f" {order.total_text()}" if order.total else ""
+    note = _not_contradicted(order, "financial_status", context)
     return _activity(d, order, f"Order {order.label} paid",
-                     f"{order.who()} paid{paid} for order {order.label}.", order.customer, context,
+                     f"{order.who()} paid{paid} for order {order.label}.{note}", order.customer,
+                     context,
                      _when(d, order.body, "updated_at", "processed_at", "created_at"),
                      f"shopify:order:{order.id}:paid")
 
@@ -341,7 +449,7 @@ def _cancelled(d: _Delivery, order: _Order | None = None) -> Activity:
     refunded = _str(order.body, "financial_status")
     if refunded in ("refunded", "partially_refunded", "voided"):
         description += f" Payment: {humanize(refunded)}."
-    _items(order.body.get("line_items"), order.total and order.total[1], context)
+    _items(order.body.get("line_items"), order.pricing, context)
     return _activity(d, order, f"Order {order.label} cancelled", description,
                      order.customer if by_customer else d.system(), context,
                      _when(d, order.body, "cancelled_at", "updated_at"),
@@ -367,12 +475,13 @@ def _fulfilled(d: _Delivery, order: _Order | None = None,
         if value:
             context[label] = clip(value, 500)
     _items(fulfillment.get("line_items") or order.body.get("line_items"),
-           order.total and order.total[1], context)
+           order.pricing, context)
     fulfillment_id = _plain_id(fulfillment.get("id"))
     key = (f"shopify:fulfillment:{fulfillment_id}" if partial and fulfillment_id
            else f"shopify:order:{order.id}:fulfilled")
+    note = _not_contradicted(order, "fulfillment_status", context)
     return _activity(d, order, f"Order {order.label} {verb}",
-                     f"Order {order.label} was {verb}{via}{number}.", d.system(), context,
+                     f"Order {order.label} was {verb}{via}{number}.{note}", d.system(), context,
                      _when(d, fulfillment, "created_at", "updated_at") if fulfillment
                      else _when(d, order.body, "updated_at"), key)
 
@@ -388,10 +497,14 @@ def _refunded(d: _Delivery, order: _Order | None = None,
         order_id = _plain_id(refund.get("order_id"))
         if order_id is None:
             raise TransformError(f"Shopify refund {refund_id} has no order_id")
-        contact, actor, name = _read_customer(d, refund)
-        order = _Order(order_id, order_id, None, contact, actor, name, refund)
+        contact, actor, name = _read_customer(d, refund, order_id)
+        order = _Order(order_id, order_id, None, contact, actor, name, refund,
+                       _Pricing(None, None, False))
     label = f"order {order.id}" if standalone else f"order {order.label}"
-    back = _refund_amount(refund)
+    lines = [line.get("line_item") for line in _list(refund, "refund_line_items")
+             if isinstance(line, dict)]
+    lines = [line for line in lines if isinstance(line, dict)]
+    back = _refund_amount(refund, order.pricing.currency)
     partly = back is not None and order.total is not None and back[1] == order.total[1] \
         and back[0] < order.total[0]
     status = "partly refunded" if partly else "refunded"
@@ -409,22 +522,21 @@ def _refunded(d: _Delivery, order: _Order | None = None,
         description = f"{label[:1].upper()}{label[1:]} was refunded{because}."
     if note:
         context["Refund note"] = clip(note, 500)
-    lines = [line.get("line_item") for line in _list(refund, "refund_line_items")
-             if isinstance(line, dict)]
-    _items([line for line in lines if isinstance(line, dict)], back and back[1], context)
+    _items(lines, _refund_pricing(lines, back[1] if back else None), context)
     name = f"Order {status}" if standalone else f"Order {order.label} {status}"
     return _activity(d, order, name, description, d.system(), context,
                      _when(d, refund, "created_at", "processed_at"), f"shopify:refund:{refund_id}")
 
 
-def _checkout_started(d: _Delivery) -> Activity | None:
-    if d.body.get("completed_at"):
-        return None  # it became an order: orders/create tells that story
+def _checkout_started(d: _Delivery) -> Activity | Filtered:
+    if d.body.get("completed_at"):  # it became an order: orders/create tells that story
+        return Filtered("already_completed", "shopify: this checkout was completed: the order's "
+                                             "own events show it")
     checkout = _read_order(d)
     context = _summary(checkout, "started, not completed")
     context.pop("Order number")
     context["Checkout ID"] = context.pop("Order ID")
-    units = _items(checkout.body.get("line_items"), checkout.total and checkout.total[1], context)
+    units = _items(checkout.body.get("line_items"), checkout.pricing, context)
     if link := _str(checkout.body, "abandoned_checkout_url"):
         context["Checkout link for the customer"] = clip(link, 500)
     total = f" for {checkout.total_text()}" if checkout.total else ""
@@ -434,7 +546,8 @@ def _checkout_started(d: _Delivery) -> Activity | None:
                     description=f"{checkout.who()} started a checkout{total}{count} and has not "
                                 "completed it yet.",
                     object=ActivityObject("checkout", checkout.id,
-                                          d.admin("checkouts", checkout.id)),
+                                          d.admin("checkouts", checkout.id)
+                                          if checkout.body.get("id") is not None else None),
                     context=context, key=f"shopify:checkout:{checkout.id}")
 
 
@@ -473,17 +586,40 @@ _BUILDERS: dict[str, Callable[[_Delivery], Any]] = {
 }
 
 
-def _refund_amount(refund: dict[str, Any]) -> tuple[Decimal, str] | None:
-    """The money that went back: the refund's successful refund transactions, in one currency."""
+def _refund_amount(refund: dict[str, Any],
+                   order_currency: str | None) -> tuple[Decimal, str] | None:
+    """The money that went back: the refund's successful refund transactions, in one currency.
+    A transaction without a currency (seen with ``"currency": null``) takes the one its refund
+    states elsewhere (its other transactions, its lines' presentment money) or its order's."""
+    stated = [_code(t.get("currency")) for t in _list(refund, "transactions") if isinstance(t, dict)]
+    stated += [_code(_obj(_obj(line, "subtotal_set"), "presentment_money").get("currency_code"))
+               for line in _list(refund, "refund_line_items")]
+    fallback = next((code for code in stated if code), order_currency)
     total, currency = Decimal(0), None
     for transaction in _list(refund, "transactions"):
         if not isinstance(transaction, dict) or _str(transaction, "kind") != "refund" \
                 or _str(transaction, "status") not in (None, "success"):
             continue
-        amount, code = _amount(transaction.get("amount")), _code(transaction.get("currency"))
-        if amount is not None and code is not None and currency in (None, code):
+        amount = _amount(transaction.get("amount"))
+        code = _code(transaction.get("currency")) or fallback
+        if amount is not None and amount >= 0 and code is not None and currency in (None, code):
             total, currency = total + amount, code
     return (total, currency) if currency else None
+
+
+def _refund_pricing(lines: list[dict[str, Any]], currency: str | None) -> _Pricing:
+    """Refunded lines' prices in the refund's currency: their presentment money when every one
+    carries it in that currency, their plain price when none has a money set (single-currency
+    shops before 2019), else no prices at all rather than a mix."""
+    if currency is None:
+        return _Pricing(None, None, False)
+    sets = [_obj(line, "price_set") for line in lines if line.get("price") is not None]
+    if sets and all(_code(_obj(s, "presentment_money").get("currency_code")) == currency
+                    for s in sets):
+        return _Pricing(currency, None, True)
+    if not any(sets):
+        return _Pricing(currency, None, False)
+    return _Pricing(None, None, False)
 
 
 # ---- small readers: lenient for optional fields, strict (TransformError) for essential ones ----
@@ -500,6 +636,12 @@ def _str(obj: Any, key: str) -> str | None:
     value = obj.get(key) if isinstance(obj, dict) else None
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _text(obj: Any, key: str) -> str | None:
+    """A string field as it came (stripped); anything else, numbers included, is None."""
+    value = obj.get(key) if isinstance(obj, dict) else None
     return (value.strip() or None) if isinstance(value, str) else None
 
 
@@ -530,16 +672,21 @@ def _plain_id(value: Any) -> str | None:
 
 def _id(obj: dict[str, Any], key: str, what: str) -> str:
     value = ident(obj, key, key)
-    if value is None:
-        raise TransformError(f"{what} has no {key}")
+    if value is None:  # every Shopify resource has its id: without one this is something else
+        raise TransformError(f"not a {what}: no `{key}`")
     if len(value) > _MAX_ID:
         raise TransformError(f"{key}: {len(value)} characters is too long for an id")
     return value
 
 
 def _bounded(value: str | None, what: str, limit: int) -> str | None:
+    """A contact detail, refused (never cleaned: that would change who) when it is too long or
+    carries control characters."""
     if value is not None and len(value) > limit:
         raise TransformError(f"customer {what} is {len(value)} characters long (at most {limit})")
+    if value is not None and clean_text(value) != value:
+        raise TransformError(f"customer {what} {value[:60]!r} contains control or "
+                             "bidirectional-override characters; fix the producer")
     return value
 
 

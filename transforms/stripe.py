@@ -11,15 +11,23 @@ payment_intent.payment_failed   Payment failed                      the customer
 charge.succeeded                Payment succeeded                   the customer
 charge.failed                   Payment failed                      the customer (their attempt)
 charge.refunded                 Payment refunded / partly refunded  Stripe (system)
-charge.dispute.created          Payment disputed                    the customer (their bank)
+charge.dispute.created          Payment disputed / Payment inquiry  the customer (their bank)
 checkout.session.completed      Checkout completed                  the customer
 invoice.payment_failed          Invoice payment failed              Stripe (system)
+customer.created / .updated     no activity: Links only             (teaches the directory)
 ==============================  ==================================  ============================
 
-Any other type is filtered (None). Amounts are minor units converted with Stripe's own exponents,
-which differ from ISO 4217 for a few currencies (``STRIPE_EXPONENTS``). The contact is the
-customer's email (billing details, receipt email, checkout/invoice customer email), else their
-phone, else, when configured, ``unique_external_id`` built from the Stripe customer id::
+Any other type is ``Filtered("event_type_not_shown")``. Amounts are minor units converted with
+Stripe's own exponents, which differ from ISO 4217 for a few currencies (``STRIPE_EXPONENTS``).
+
+The contact is the customer's email (billing details, receipt email, checkout/invoice customer
+email), else their phone. Many events carry neither, only ids: then the activity's contact is the
+vendor refs it names (``stripe:cus_…``, ``stripe:ch_…``, ``stripe:pi_…``), which the pipeline
+resolves through the contact directory. Every event also returns the ``Link``s it teaches: a
+customer's email/phone (``stripe:cus_…`` → contact, from customer events and from any event that
+carries both), and which customer or contact a charge, payment intent, invoice or dispute belongs
+to (``stripe:ch_…`` → ``stripe:cus_…``). ``configure(external_id=…)`` keeps the older fallback (a
+``unique_external_id`` made from the customer id) for accounts whose contacts really carry it::
 
     # mycompany/transforms.py, then ``transform: mycompany.transforms:stripe_events``
     from transforms import stripe
@@ -35,9 +43,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from transforms._envelope import clip, event_type, humanize, ident, reason_text
-from transforms.activity import Activity, ActivityObject, Actor, Contact, Source
-from transforms.event import EventMeta, Transform, TransformError
+from transforms._envelope import clip, humanize, ident, json_kind, reason_text
+from transforms.activity import Activity, ActivityObject, Actor, Contact, Link, Source
+from transforms.contract import clean_text, vendor_ref
+from transforms.event import EventMeta, Filtered, Transform, TransformError
 from transforms.money import money
 from transforms.payments import DISPUTE_REASONS, FAILURE_REASONS
 from transforms.timefmt import parse_time
@@ -67,7 +76,11 @@ _BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express
 def stripe_amount(minor: int, currency: str) -> Decimal:
     """Stripe minor units to a major-unit Decimal with Stripe's exponent: (3897, "usd") -> 38.97,
     (500, "jpy") -> 500, (1500, "kwd") -> 1.500, (500, "isk") -> 5.00."""
-    return Decimal(minor).scaleb(-STRIPE_EXPONENTS.get(currency.upper(), 2))
+    return Decimal(minor).scaleb(-_exponent(currency))
+
+
+def _exponent(currency: str) -> int:
+    return STRIPE_EXPONENTS.get(currency.upper(), 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +107,7 @@ def configure(*, external_id: str | None = None, source_name: str = "Stripe") ->
     attribute and name it by import path in the subscription file; it stays a pure function."""
     config = StripeConfig(external_id=external_id, source_name=source_name)
 
-    def stripe_events(event: Any, meta: EventMeta) -> Activity | None:
+    def stripe_events(event: Any, meta: EventMeta) -> list[Activity | Link] | Filtered:
         return _activity(event, meta, config)
 
     stripe_events.config = config  # type: ignore[attr-defined]  # for tests and tools
@@ -104,16 +117,57 @@ def configure(*, external_id: str | None = None, source_name: str = "Stripe") ->
 stripe_activity = configure()
 
 
-def _activity(event: Any, meta: EventMeta, config: StripeConfig) -> Activity | None:
-    kind = event_type(event)
+def _activity(event: Any, meta: EventMeta, config: StripeConfig) -> list[Activity | Link] | Filtered:
+    kind = _event_type(event)
+    if kind in _CUSTOMER_EVENTS:
+        return _customer_links(event, kind)
     build = _BUILDERS.get(kind)
     if build is None:
-        return None
+        return Filtered("event_type_not_shown", f"stripe: {clip(kind, 100)} is not shown on the "
+                                                "timeline")
     ev = _read_event(event, meta, kind, config)
     name, description, actor, context, obj = build(ev)
-    return Activity(name=name, contact=ev.person.contact, actor=actor, source=ev.source,
-                    timestamp=ev.timestamp, description=description, object=obj,
-                    context=context, key=f"stripe:{ev.id}")
+    activity = Activity(name=name, contact=ev.person.contact, actor=actor, source=ev.source,
+                        timestamp=ev.timestamp, description=description, object=obj,
+                        context=context, key=f"stripe:{ev.id}")
+    return [activity, *ev.person.links]
+
+
+def _event_type(event: Any) -> str:
+    """The event's type, after making sure this is a Stripe event at all: a format no Stripe
+    transform understands says so rather than failing on some field deep inside."""
+    if not isinstance(event, dict):
+        raise TransformError(f"not a Stripe event: expected a JSON object (got {json_kind(event)})")
+    kind, wrapper = event.get("type"), event.get("object")
+    if wrapper is not None and wrapper != "event":
+        raise TransformError(
+            f"not a Stripe event: its object is {clip(repr(wrapper), 60)}, not 'event' (a bare "
+            "API object? produce the webhook event that wraps it, with type and data.object)")
+    if not isinstance(kind, str) or not kind.strip():
+        raise TransformError("not a Stripe event: no `type`" + (
+            "" if wrapper == "event" else "/`object`") + " (a Stripe webhook event has "
+            "\"object\": \"event\", a type like \"charge.succeeded\" and data.object)")
+    return kind.strip()
+
+
+_CUSTOMER_EVENTS = ("customer.created", "customer.updated")
+
+
+def _customer_links(event: dict[str, Any], kind: str) -> list[Activity | Link] | Filtered:
+    """customer.created/updated: not for the timeline, but they tell the directory who
+    ``cus_…`` is. A customer without email or phone teaches nothing."""
+    data = event.get("data")
+    customer = data.get("object") if isinstance(data, dict) else None
+    customer_id = _plain_id(_obj(data, "object").get("id")) if isinstance(customer, dict) else None
+    if customer_id is None:
+        raise TransformError(f"Stripe {kind} event has no data.object.id (the cus_… id)")
+    contact = Contact(email=_bounded(_str(customer, "email"), "email", 254),
+                      phone=_bounded(_str(customer, "phone"), "phone", 50))
+    ref = vendor_ref("stripe", customer_id)
+    if contact.identifier() is None or ref is None:
+        return Filtered("nothing_to_learn", f"stripe: {kind} {clip(customer_id, 60)} has no "
+                                            "email or phone")
+    return [Link(ref, contact=contact)]
 
 
 # ---- reading an event ---------------------------------------------------------------------------
@@ -121,13 +175,15 @@ def _activity(event: Any, meta: EventMeta, config: StripeConfig) -> Activity | N
 
 @dataclass(frozen=True, slots=True)
 class _Person:
-    contact: Contact
+    contact: Contact  # an identifier, or only refs for the directory to resolve
     actor: Actor
     name: str | None  # "Testing Stripe"; None when the event does not say
+    links: tuple[Link, ...]  # what this event teaches the contact directory
 
 
 @dataclass(frozen=True, slots=True)
 class _Event:
+    raw: dict[str, Any]  # the whole event (previous_attributes lives beside data.object)
     id: str
     kind: str
     obj: dict[str, Any]  # data.object
@@ -167,12 +223,13 @@ def _read_event(event: dict[str, Any], meta: EventMeta, kind: str, config: Strip
                 True)
     account = _str(event, "account")  # Connect: the connected account the event belongs to
     source = Source(name=config.source_name, id=clip(account or meta.topic, _MAX_ID))
-    return _Event(event_id, kind, obj, obj_id, live, timestamp, source,
+    return _Event(event, event_id, kind, obj, obj_id, live, timestamp, source,
                   _read_person(obj, kind, obj_id, config))
 
 
 def _read_person(obj: dict[str, Any], kind: str, obj_id: str, config: StripeConfig) -> _Person:
-    """Who the event is about, from wherever this object type keeps the customer's details."""
+    """Who the event is about, from wherever this object type keeps the customer's details, and
+    the ids that name them."""
     views: list[dict[str, Any]] = []  # dicts with email/phone/name, best first
     charge = _latest_charge(obj)
     if kind.startswith("charge.dispute"):
@@ -189,9 +246,11 @@ def _read_person(obj: dict[str, Any], kind: str, obj_id: str, config: StripeConf
     else:
         views += [_obj(obj, "billing_details"), {"email": _str(obj, "receipt_email")}]
     error = _obj(obj, "last_payment_error")
+    # never the shipping details: a shipment's name and phone are the recipient's, often
+    # someone else than the customer (a gift, a workplace)
     views += [_obj(charge, "billing_details"), {"email": _str(charge, "receipt_email")},
-              _obj(_obj(error, "payment_method"), "billing_details"), _obj(obj, "shipping"),
-              _obj(charge, "shipping"), {"name": _str(_obj(obj, "card"), "name")}]
+              _obj(_obj(error, "payment_method"), "billing_details"),
+              {"name": _str(_obj(obj, "card"), "name")}]
     email = next((v for view in views if (v := _str(view, "email"))), None)
     phone = next((v for view in views if (v := _str(view, "phone"))), None)
     name = next((v for view in views if (v := _str(view, "name"))), None)
@@ -199,16 +258,60 @@ def _read_person(obj: dict[str, Any], kind: str, obj_id: str, config: StripeConf
     external = None
     if config.external_id is not None and customer_id:
         external = config.external_id.replace("{customer_id}", customer_id)
-    contact = Contact(email=_bounded(email, "email", 254), phone=_bounded(phone, "phone", 50),
-                      unique_external_id=_bounded(external, "external id", _MAX_ID))
+    known = Contact(email=_bounded(email, "email", 254), phone=_bounded(phone, "phone", 50))
+    refs = _refs(obj, kind, obj_id, customer_id, charge)
+    contact = Contact(email=known.email, phone=known.phone,
+                      unique_external_id=_bounded(external, "external id", _MAX_ID),
+                      refs=refs if known.identifier() is None else ())
     identifier = contact.identifier()
-    if identifier is None:
-        hint = (f"the Stripe customer {customer_id} could be the contact: configure "
-                "stripe.configure(external_id='stripe:{customer_id}')" if customer_id
-                else "Stripe sent no customer id either")
-        raise TransformError(f"Stripe {kind} {obj_id} has no customer email or phone; {hint}")
+    if identifier is None and not refs:
+        raise TransformError(f"Stripe {kind} {obj_id} has no customer email or phone, and Stripe "
+                             "sent no customer id either: nothing names the customer")
     name = clip(name, 200) if name else None
-    return _Person(contact, Actor(id=customer_id or identifier[1], name=name or identifier[1]), name)
+    shown = identifier[1] if identifier else None
+    actor = Actor(id=customer_id or shown or refs[0], name=name or shown or "Customer")
+    return _Person(contact, actor, name, _links(refs, customer_id, known))
+
+
+def _refs(obj: dict[str, Any], kind: str, obj_id: str, customer_id: str | None,
+          charge: dict[str, Any]) -> tuple[str, ...]:
+    """The ids this event names the customer by, most direct first: the customer, then the
+    charge and payment intent (a dispute names only these), then the invoice."""
+    ids: list[str | None] = [customer_id]
+    if kind.startswith("charge.dispute"):
+        ids += [_plain_id(obj.get("charge")), _plain_id(obj.get("payment_intent"))]
+    elif kind.startswith("charge."):
+        ids += [obj_id, _plain_id(obj.get("payment_intent")), _plain_id(obj.get("invoice"))]
+    elif kind.startswith("payment_intent."):
+        ids += [obj_id, _plain_id(charge.get("id")), _plain_id(obj.get("latest_charge")),
+                _plain_id(obj.get("invoice"))]
+    elif kind.startswith("invoice."):
+        ids += [obj_id, _plain_id(obj.get("charge")), _plain_id(obj.get("payment_intent"))]
+    elif kind.startswith("checkout.session"):
+        ids += [_plain_id(obj.get("payment_intent")), _plain_id(obj.get("invoice"))]
+    refs: list[str] = []
+    for value in ids:
+        if (ref := vendor_ref("stripe", value)) and ref not in refs:
+            refs.append(ref)
+    return tuple(refs)
+
+
+def _links(refs: tuple[str, ...], customer_id: str | None, known: Contact) -> tuple[Link, ...]:
+    """What the event teaches: the customer's email/phone when it names both, and that every
+    other id (charge, payment intent, invoice) belongs to that customer (or, for a guest
+    without a customer object, to that email/phone)."""
+    links: list[Link] = []
+    customer_ref = vendor_ref("stripe", customer_id)
+    if customer_ref and known.identifier() is not None:
+        links.append(Link(customer_ref, contact=known))
+    for ref in refs:
+        if ref == customer_ref:
+            continue
+        if customer_ref:
+            links.append(Link(ref, alias_of=customer_ref))
+        elif known.identifier() is not None:
+            links.append(Link(ref, contact=known))
+    return tuple(links)
 
 
 def _latest_charge(obj: dict[str, Any]) -> dict[str, Any]:
@@ -298,23 +401,55 @@ def _failed(ev: _Event) -> _Built:
 
 
 def _refunded(ev: _Event) -> _Built:
+    """charge.refunded fires for every refund and carries the charge's running total
+    (``amount_refunded``): the activity says what *this* refund was, from the previous total
+    (``previous_attributes``) or the newest refund in ``refunds.data``, and the total beside it."""
     paid, context, obj = _payment(ev, "refunded")
     refunded = _minor(ev.obj, "amount_refunded")
-    back = paid.amount if refunded is None else stripe_amount(refunded, paid.currency)
-    partly = back < paid.amount
+    total = paid.amount if refunded is None else stripe_amount(refunded, paid.currency)
     refunds = _obj(ev.obj, "refunds").get("data")
-    reason = _str(refunds[0], "reason") if isinstance(refunds, list) and refunds else None
+    newest = refunds[0] if isinstance(refunds, list) and refunds and isinstance(refunds[0], dict) \
+        else {}
+    before = _minor(_obj(_obj(ev.raw, "data"), "previous_attributes"), "amount_refunded")
+    if before is not None and refunded is not None and 0 <= before < refunded:
+        this = stripe_amount(refunded - before, paid.currency)
+    elif (newest_minor := _minor(newest, "amount")) is not None and newest_minor > 0:
+        this = stripe_amount(newest_minor, paid.currency)
+    else:
+        this = total
+    this = min(this, total)
+    earlier = total - this
+    # the newest refund's reason is this refund's only when it is the one we describe
+    describes_newest = _minor(newest, "amount") == int(this.scaleb(_exponent(paid.currency)))
+    reason = _str(newest, "reason") if describes_newest else None
     because = f": {reason_text(reason)}" if reason else ""
+    partly = total < paid.amount
     context["Status"] = "partly refunded" if partly else "refunded"
-    context["Refunded amount"] = paid.shown(back)
+    context["Refunded amount"] = paid.shown(this)
+    if earlier:
+        context["Refunded in total"] = paid.shown(total)
     if reason:
         context["Refund reason"] = clip(humanize(reason), 300)
-    if partly:
-        description = f"{paid.shown(back)} of the {paid.shown()} payment was refunded{because}."
-    else:
+    if describes_newest and (refund_id := _plain_id(newest.get("id"))):
+        context["Refund ID"] = refund_id
+    if not earlier and not partly:
         description = f"The {paid.shown()} payment was refunded in full{because}."
+    elif not earlier:
+        description = f"{paid.shown(this)} of the {paid.shown()} payment was refunded{because}."
+    elif partly:
+        description = (f"{paid.shown(this)} more of the {paid.shown()} payment was refunded"
+                       f"{because} ({paid.shown(total)} refunded in total).")
+    else:
+        description = (f"The last {paid.shown(this)} of the {paid.shown()} payment was refunded"
+                       f"{because}: it is now refunded in full.")
     return ("Payment partly refunded" if partly else "Payment refunded", description,
             ev.system(), context, obj)
+
+
+# Inquiries (Stripe's "warning_*" statuses, e.g. Visa retrieval requests) are the bank asking
+# questions before any dispute: no money has been taken back yet, and calling it a dispute would
+# send an agent down the wrong path with the customer.
+_INQUIRY_STATUSES = ("warning_needs_response", "warning_under_review", "warning_closed")
 
 
 def _disputed(ev: _Event) -> _Built:
@@ -322,21 +457,33 @@ def _disputed(ev: _Event) -> _Built:
     code = _str(ev.obj, "reason")
     reason = (DISPUTE_REASONS.get(code.lower()) or clip(humanize(code), 300)) if code else None
     due_text = _when(_obj(ev.obj, "evidence_details").get("due_by"))
-    description = f"{ev.who()} disputed the {disputed.shown()} payment with their bank."
+    status = _str(ev.obj, "status")
+    inquiry = status in _INQUIRY_STATUSES
+    if inquiry:
+        context["Status"] = "inquiry"
+        whose = "their" if ev.person.name is None else f"{ev.who()}'s"
+        description = (f"{whose[:1].upper()}{whose[1:]} bank opened an inquiry about the "
+                       f"{disputed.shown()} payment. This is not a dispute yet: no money has "
+                       "been taken back.")
+        if ev.person.name is None:
+            description = description.replace("Their bank", "The customer's bank", 1)
+    else:
+        description = f"{ev.who()} disputed the {disputed.shown()} payment with their bank."
     if reason:
         description += f" Reason: {reason}."
         context["Dispute reason"] = reason[:1].upper() + reason[1:]
     if code:
         context["Dispute code"] = clip(code, 100)
-    status = _str(ev.obj, "status")
     if status:
         context["Dispute status"] = clip(humanize(status), 100)
     if due_text:
-        description += f" Evidence is due by {due_text}."
-        context["Evidence due by"] = due_text
+        description += (f" A response is due by {due_text}." if inquiry
+                        else f" Evidence is due by {due_text}.")
+        context["Response due by" if inquiry else "Evidence due by"] = due_text
     context["Dispute ID"] = ev.obj_id
     context["Dispute link"] = ev.dashboard("disputes", ev.obj_id)
-    return "Payment disputed", description, ev.person.actor, context, obj
+    return ("Payment inquiry" if inquiry else "Payment disputed"), description, \
+        ev.person.actor, context, obj
 
 
 def _checkout_completed(ev: _Event) -> _Built:
@@ -447,14 +594,21 @@ def _id(obj: dict[str, Any], key: str, where: str, what: str) -> str:
 
 
 def _bounded(value: str | None, what: str, limit: int) -> str | None:
+    """A contact detail, refused (never cleaned: that would change who) when it is too long or
+    carries control characters."""
     if value is not None and len(value) > limit:
         raise TransformError(f"customer {what} is {len(value)} characters long (at most {limit})")
+    if value is not None and clean_text(value) != value:
+        raise TransformError(f"customer {what} {value[:60]!r} contains control or "
+                             "bidirectional-override characters; fix the producer")
     return value
 
 
 def _minor(obj: dict[str, Any], key: str) -> int | None:
+    """An optional minor-unit amount; None when absent, not an integer, or negative."""
     value = obj.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if ok else None
 
 
 def _currency(obj: dict[str, Any], required: bool = True) -> str:
@@ -494,6 +648,9 @@ def _money(ev: _Event, obj: dict[str, Any], key: str) -> _Money:
     if isinstance(minor, bool) or not isinstance(minor, int):
         raise TransformError(f"Stripe {ev.kind} {ev.obj_id}: data.object.{key} must be an integer "
                              f"amount in minor units (got {minor!r})"[:300])
+    if minor < 0:  # Stripe never sends one: a producer bug, not a payment to show as "succeeded"
+        raise TransformError(f"Stripe {ev.kind} {ev.obj_id}: data.object.{key} is negative "
+                             f"({minor}); Stripe amounts are never negative")
     currency = _currency(obj)
     return _Money(stripe_amount(minor, currency), currency)
 

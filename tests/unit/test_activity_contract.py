@@ -10,23 +10,33 @@ from types import MappingProxyType
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms import (
+    FILTER_REASONS,
+    FILTERED_UNSPECIFIED,
     Activity,
     ActivityObject,
     Actor,
+    Checked,
     Contact,
     ContractError,
     EventMeta,
+    Filtered,
+    Link,
     Source,
     TransformError,
     activity_key,
+    check,
+    clean_text,
     encode,
     iso_utc,
     minor_to_major,
     money,
     parse_amount,
     parse_time,
+    vendor_ref,
 )
 
 WHEN = datetime(2020, 10, 1, 14, 0, tzinfo=UTC)
@@ -156,8 +166,20 @@ def test_read_only_mappings_are_encoded_as_objects() -> None:
         ({"object": ActivityObject(type="order", id="5", link="")},
          "activity.object.link: must not be empty (leave it None instead)"),
         ({"contact": Contact()},
-         "contact: needs one of email, phone, mobile or unique_external_id (got none)"),
+         "contact: needs one of email, phone, mobile or unique_external_id (got none), "
+         "or vendor refs the contact directory can resolve"),
         ({"contact": Contact(email=" ")}, "contact.email: must not be empty"),
+        ({"contact": Contact(refs=("stripe:cus_1", "stripe:ch_1"))},
+         "contact: not resolved: it names only vendor refs (stripe:cus_1, stripe:ch_1); the "
+         "pipeline must resolve them through the contact directory (activity.with_contact(...)) "
+         "before encoding"),
+        ({"contact": Contact(email="rachel@example.com\u202e")},
+         "contact.email: contains control or bidirectional-override characters "
+         "('rachel@example.com\\u202e'); fix the producer, an identifier is never cleaned "
+         "silently"),
+        ({"contact": Contact(refs=("",))},
+         "contact.refs: must be a tuple of non-empty strings of at most 300 characters, like "
+         "'stripe:cus_123' (got ('',))"),
         ({"timestamp": datetime(2024, 5, 1, 10, 0)},
          "activity.timestamp: must be timezone-aware (got naive 2024-05-01T10:00:00); "
          "attach tzinfo=UTC"),
@@ -347,3 +369,162 @@ def test_iso_utc_converts_to_utc_and_refuses_naive_datetimes() -> None:
     assert iso_utc(datetime(2024, 5, 1, 9, 0, 5, 999999, tzinfo=tokyo)) == "2024-05-01T00:00:05Z"
     with pytest.raises(ValueError, match="timezone-aware"):
         iso_utc(datetime(2024, 5, 1))
+
+
+# ---- the transform stage: check(), refs, Links ---------------------------------------------------
+
+
+def test_an_activity_naming_only_refs_passes_the_transform_stage_and_is_encoded_once_resolved() -> None:
+    waiting = make(contact=Contact(refs=("stripe:cus_1",)), key="stripe:evt_1")
+    checked = check(waiting)
+    assert checked.activities == (waiting,) and checked.links == () and checked.filtered is None
+    assert waiting.needs_contact
+    resolved = waiting.with_contact(Contact(email="rachel@example.com"))
+    assert not resolved.needs_contact and resolved.key == waiting.key
+    assert orjson.loads(encode(resolved))["contact"] == {"email": "rachel@example.com"}
+
+
+def test_check_sorts_activities_and_links_keeping_their_order() -> None:
+    first, second = make(name="one"), make(name="two")
+    learned = Link("stripe:cus_1", contact=Contact(email="rachel@example.com"))
+    alias = Link("stripe:ch_1", alias_of="stripe:cus_1")
+    checked = check([first, learned, second, alias])
+    assert checked.activities == (first, second) and checked.links == (learned, alias)
+    assert check([alias]) == Checked((), (alias,))
+
+
+@pytest.mark.parametrize("result", [None, [], Filtered("event_type_not_shown", "x")])
+def test_check_turns_nothing_into_a_filtered_outcome(result: object) -> None:
+    checked = check(result)
+    assert checked.activities == () and checked.links == ()
+    assert checked.filtered == (result if isinstance(result, Filtered) else FILTERED_UNSPECIFIED)
+
+
+@pytest.mark.parametrize(("result", "problem"), [
+    ("an activity", "my_transform returned str; expected an Activity, a Link, a list of them, "
+                    "Filtered or None"),
+    ([make(), 5], "[1] my_transform returned a int in its list; expected Activity or Link items"),
+    ([Link("stripe:ch_1")], "link 'stripe:ch_1': needs exactly one of contact or alias_of"),
+    ([Link("stripe:ch_1", contact=Contact(), alias_of="stripe:cus_1")],
+     "link 'stripe:ch_1': needs exactly one of contact or alias_of"),
+    ([Link("stripe:ch_1", contact=Contact(refs=("stripe:cus_1",)))],
+     "link 'stripe:ch_1': contact must be a Contact with an email, phone, mobile or "
+     "unique_external_id"),
+    ([Link("stripe:ch_1", alias_of="stripe:ch_1")],
+     "link 'stripe:ch_1': alias_of must be another ref (got 'stripe:ch_1')"),
+    ([Link("", alias_of="stripe:cus_1")],
+     "link.ref: must be a non-empty string of at most 300 characters like 'stripe:cus_123' "
+     "(got '')"),
+    ([make(name="")], "activity.name: must be 1-255 characters (got 0)"),
+])
+def test_check_names_what_is_wrong_with_a_result(result: object, problem: str) -> None:
+    with pytest.raises(ContractError) as caught:
+        check(result, "my_transform")
+    assert caught.value.problems == [problem]
+
+
+def test_filter_reasons_are_a_small_fixed_set_of_metric_safe_codes() -> None:
+    assert len(FILTER_REASONS) <= 12
+    for reason in FILTER_REASONS:
+        assert reason.isascii() and reason.replace("_", "").isalpha() and reason.islower()
+
+
+# ---- text an agent reads is cleaned ---------------------------------------------------------------
+
+_UNSAFE_CHARS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))] + [
+    chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+unsafe = st.sampled_from(_UNSAFE_CHARS)
+texts = st.text(alphabet=st.one_of(st.characters(blacklist_categories=("Cs",)), unsafe),
+                max_size=60)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_nul_and_a_right_to_left_override_never_reach_the_agent() -> None:
+    body = encode(make(name="Refund\u0000 for invoice\u202efdp.exe",
+                       description="line one\nline two\tand a tab\r",
+                       context={"Note\u0007": ["a\u2066b", {"k": "\u0085x"}]}))
+    activity = orjson.loads(body)["activity"]
+    assert activity["name"] == "Refund for invoicefdp.exe"
+    assert activity["description"] == "line one\nline two\tand a tab"  # tab/newline kept
+    assert activity["context"] == {"Note": ["ab", {"k": "x"}]}
+
+
+def test_a_name_made_only_of_control_characters_is_rejected_after_cleaning() -> None:
+    assert problems_of(make(name="\u0000\u202e")) == [
+        "activity.name: must be 1-255 characters (got 0) (after removing control characters)"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=texts, description=texts, note=texts, key=texts)
+def test_property_encoded_text_never_holds_an_unsafe_character_and_keeps_the_rest(
+        name: str, description: str, note: str, key: str) -> None:
+    activity = make(name=name or "x", description=description or None,
+                    context={"Note": note, key or "k": [note, {"n": note}]})
+    try:
+        body = encode(activity)
+    except ContractError as e:  # only ever a blank name/description after cleaning
+        assert all("must" in p for p in e.problems)
+        return
+    sent = orjson.loads(body)["activity"]
+    for text in _strings(sent):
+        assert not any(c in text for c in _UNSAFE_CHARS), repr(text)
+    assert sent["name"] == clean_text(name or "x")
+    assert sent["context"]["Note"] == clean_text(note)
+    assert clean_text(note) == "".join(c for c in note if c not in _UNSAFE_CHARS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(email=texts)
+def test_property_a_contact_identifier_is_never_cleaned_silently(email: str) -> None:
+    activity = make(contact=Contact(email=email))
+    try:
+        body = encode(activity)
+    except ContractError:
+        return
+    assert orjson.loads(body)["contact"] == {"email": email}  # exactly as given, or refused
+    assert clean_text(email) == email
+
+
+@settings(max_examples=300, deadline=None)
+@given(vendor=st.sampled_from(["stripe", "shopify"]), kind=st.sampled_from([None, "order"]),
+       ident=st.one_of(st.none(), texts, st.text(min_size=290, max_size=320)))
+def test_property_vendor_ref_gives_a_ref_check_accepts_or_nothing(
+        vendor: str, kind: str | None, ident: str | None) -> None:
+    parts = (vendor, kind, ident) if kind else (vendor, ident)
+    ref = vendor_ref(*parts)
+    if ref is None:  # a missing or junk id names nobody
+        assert not ident or clean_text(ident) != ident or len(":".join(p for p in parts if p)) > 300 \
+            or ident.isspace()
+        return
+    assert ref == ":".join(p for p in parts if p)
+    waiting = make(contact=Contact(refs=(ref,)))
+    learned = Link(ref, contact=Contact(email="rachel@example.com"))
+    assert check([waiting, learned]) == Checked((waiting,), (learned,))
+
+
+json_non_strings = st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(),
+                             st.lists(st.text(max_size=3), max_size=2),
+                             st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(field=st.sampled_from(["email", "phone", "mobile", "unique_external_id"]),
+       value=json_non_strings)
+def test_property_a_contact_identifier_of_another_json_type_is_refused_not_stringified(
+        field: str, value: object) -> None:
+    # "email": 123 must never reach Freshdesk as "123": a stranger's timeline, or a new contact
+    contact = Contact(**{field: value})  # type: ignore[arg-type]
+    if not value:  # 0, False, [], {}: no identifier at all
+        assert problems_of(make(contact=contact))[0].startswith("contact: needs one of")
+        return
+    assert problems_of(make(contact=contact)) == [
+        f"contact.{field}: must be a string (got {type(value).__name__})"]

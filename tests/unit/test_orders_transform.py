@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from transforms import Activity, Contact, EventMeta, TransformError, encode
+from transforms import Activity, Contact, EventMeta, Filtered, TransformError, encode
 from transforms.orders import order_activity
 
 META = EventMeta("shop.orders", 3, 42, datetime(2024, 5, 1, 23, 59, tzinfo=UTC), b"cus_1")
@@ -144,12 +144,37 @@ def test_order_refunded_in_full() -> None:
 
 
 @pytest.mark.parametrize("type", ["order.viewed", "cart.abandoned", "ORDER.CREATED"])
-def test_unknown_types_are_filtered(type: str) -> None:
-    assert order_activity(event(type), META) is None
+def test_unknown_types_are_filtered_with_their_reason(type: str) -> None:
+    assert order_activity(event(type), META) == Filtered(
+        "event_type_not_shown", f"orders: {type} is not shown on the timeline")
 
 
 def test_filtered_events_need_no_valid_body() -> None:
-    assert order_activity({"type": "order.viewed"}, META) is None
+    result = order_activity({"type": "order.viewed"}, META)
+    assert isinstance(result, Filtered) and result.reason == "event_type_not_shown"
+
+
+@pytest.mark.parametrize(("email", "kind"), [(123, "number"), (["r@example.com"], "array"),
+                                             ({"address": "r@example.com"}, "object")])
+def test_an_email_that_is_not_a_string_is_refused_not_printed(email: Any, kind: str) -> None:
+    # it used to become the contact "123": someone else's timeline, or a new contact
+    with pytest.raises(TransformError, match=rf"^customer.email: expected a string \(got {kind}"):
+        order_activity(event(customer={"email": email, "name": "Rachel"}), META)
+
+
+@pytest.mark.parametrize("total", ["-50.00", -50, "-0.01"])
+def test_a_negative_total_is_refused(total: Any) -> None:
+    ev = event()
+    ev["order"]["total"] = total
+    with pytest.raises(TransformError, match=r"^order.total: .* is negative"):
+        order_activity(ev, META)
+
+
+def test_a_vendor_webhook_on_the_generic_topic_says_which_transform_reads_it() -> None:
+    with pytest.raises(TransformError, match=r"not an orders event: no `type`.*Stripe event"):
+        order_activity({"object": "event", "id": "evt_1", "data": {}}, META)
+    with pytest.raises(TransformError, match="looks like a WooCommerce webhook"):
+        order_activity({"id": 727, "order_key": "wc_order_58d2d042d1d"}, META)
 
 
 def test_event_without_customer_identifiers_is_refused() -> None:
@@ -228,7 +253,7 @@ def test_long_item_lists_are_trimmed_to_ten_with_a_count_of_the_rest() -> None:
         ({"order": {"id": "o", "items": [{"name": "x", "quantity": "2"}]}},
          r"order.items\[0\].quantity: expected a whole number"),
         ({"event_id": None}, "event has no event_id"),
-        ({"type": None}, "event has no type"),
+        ({"type": None}, "not an orders event: no `type`"),
         ({"customer": "rachel@example.com"}, "customer: expected an object"),
     ],
 )
@@ -240,7 +265,7 @@ def test_bad_events_are_refused_with_the_field_that_is_wrong(
 
 
 def test_an_event_that_is_not_an_object_is_refused() -> None:
-    with pytest.raises(TransformError, match=r"event is not a JSON object \(got array\)"):
+    with pytest.raises(TransformError, match=r"not an orders event: expected a JSON object \(got array\)"):
         order_activity([1, 2], META)
 
 

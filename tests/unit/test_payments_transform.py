@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from transforms import Activity, Contact, EventMeta, TransformError, encode
+from transforms import Activity, Contact, EventMeta, Filtered, TransformError, encode
 from transforms.payments import payment_activity
 
 META = EventMeta("payments", 0, 9, datetime(2024, 5, 1, 23, 59, tzinfo=UTC), b"cus_rachel")
@@ -164,8 +164,16 @@ def test_dispute_of_part_of_a_payment_with_an_unknown_reason() -> None:
 
 
 @pytest.mark.parametrize("type", ["payment.created", "charge.succeeded", "payout.paid"])
-def test_unknown_types_are_filtered(type: str) -> None:
-    assert payment_activity(event(type), META) is None
+def test_unknown_types_are_filtered_with_their_reason(type: str) -> None:
+    assert payment_activity(event(type), META) == Filtered(
+        "event_type_not_shown", f"payments: {type} is not shown on the timeline")
+
+
+def test_a_negative_amount_never_succeeded() -> None:
+    ev = event()
+    ev["payment"]["amount"] = "-50.00"
+    with pytest.raises(TransformError, match=r"^payment.amount: '-50.00' is negative"):
+        payment_activity(ev, META)
 
 
 def test_amounts_use_the_currency_exponent() -> None:

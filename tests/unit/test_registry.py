@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 
 from transforms import BUILTIN_TRANSFORMS, EventMeta, resolve
+from transforms.adyen import adyen_activity
 from transforms.orders import order_activity
 from transforms.payments import payment_activity
 from transforms.shopify import shopify_activity
 from transforms.stripe import stripe_activity
+from transforms.woocommerce import woocommerce_activity
 
 NOT_A_FUNCTION = 42
 
@@ -30,7 +32,10 @@ def test_builtin_names_resolve_to_the_builtin_transforms() -> None:
     assert resolve("orders") is order_activity
     assert resolve(" payments ") is payment_activity
     assert dict(BUILTIN_TRANSFORMS) == {"orders": order_activity, "payments": payment_activity,
-                                        "shopify": shopify_activity, "stripe": stripe_activity}
+                                        "shopify": shopify_activity, "stripe": stripe_activity,
+                                        "woocommerce": woocommerce_activity,
+                                        "adyen": adyen_activity}
+    assert resolve("woocommerce") is woocommerce_activity and resolve("adyen") is adyen_activity
 
 
 def test_builtin_registry_cannot_be_changed_at_runtime() -> None:
@@ -47,8 +52,8 @@ def test_unknown_name_lists_the_known_ones_and_the_import_path_form() -> None:
     with pytest.raises(LookupError) as caught:
         resolve("ordrs")
     assert str(caught.value) == (
-        "unknown transform 'ordrs': built-in transforms are 'orders', 'payments', 'shopify', "
-        "'stripe'; "
+        "unknown transform 'ordrs': built-in transforms are 'adyen', 'orders', 'payments', "
+        "'shopify', 'stripe', 'woocommerce'; "
         "for your own, give an import path like 'mypackage.module:function'"
     )
 

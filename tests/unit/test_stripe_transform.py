@@ -11,59 +11,225 @@ from typing import Any
 import orjson
 import pytest
 
-from transforms import Activity, EventMeta, TransformError, encode, money, stripe
+from transforms import (
+    Activity,
+    Contact,
+    EventMeta,
+    Filtered,
+    Link,
+    TransformError,
+    check,
+    encode,
+    money,
+    stripe,
+)
 from transforms.stripe import stripe_activity, stripe_amount
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "vendors" / "stripe"
 META = EventMeta("stripe", 0, 3, datetime(2024, 5, 1, tzinfo=UTC), None)
 BY_CUSTOMER_ID = stripe.configure(external_id="stripe:{customer_id}")
+RESOLVED = Contact(email="rachel@example.com")  # what the contact directory would answer
 
 
 def load(name: str) -> dict[str, Any]:
     return orjson.loads((FIXTURES / f"evt_{name}.json").read_bytes())
 
 
+def run(event: dict[str, Any], transform: Any = stripe_activity) -> tuple[list[Activity], list[Link]]:
+    checked = check(transform(event, META))
+    assert checked.filtered is None, checked.filtered
+    for activity in checked.activities:  # every activity encodes, once its contact is resolved
+        encode(activity.with_contact(RESOLVED) if activity.needs_contact else activity)
+    return list(checked.activities), list(checked.links)
+
+
 def one(event: dict[str, Any], transform: Any = stripe_activity) -> Activity:
-    result = transform(event, META)
-    assert isinstance(result, Activity), result
-    encode(result)
-    return result
+    activities, _ = run(event, transform)
+    assert len(activities) == 1, activities
+    return activities[0]
 
 
-# Every fixture, with and without the customer-id fallback: (name, outcome by default, with it).
+# Every fixture: (name, the activity's name or the outcome, the contact: an identifier or refs).
 OUTCOMES = [
-    ("checkout.session.completed_2020-03-02", "Checkout completed", "Checkout completed"),
-    ("payment_intent.payment_failed_2020-08-27", "Payment failed", "Payment failed"),
-    ("payment_intent.payment_failed_2025-04-30.basil", "no email", "Payment failed"),
-    ("payment_intent.succeeded_2022-11-15", "no email", "Payment succeeded"),
-    ("charge.refunded_2020-03-02", "no email", "Payment refunded"),
-    ("charge.refunded_legacy-2012", "no email", "Payment refunded"),
-    ("charge.failed_legacy-2012", "no email", "Payment failed"),
-    ("invoice.payment_failed_legacy-2012", "no email", "Invoice payment failed"),
-    ("charge.succeeded_2020-08-27", "no customer", "no customer"),
-    ("charge.dispute.created_2020-03-02", "no customer", "no customer"),
-    ("charge.dispute.created_2025-04-30.basil", "no customer", "no customer"),
-    ("payment_intent.canceled_2025-05-28.basil", None, None),
+    ("checkout.session.completed_2020-03-02", "Checkout completed", ("email", "billz@supabase.io")),
+    ("payment_intent.payment_failed_2020-08-27", "Payment failed",
+     ("email", "julienbourdeau@hey.com")),
+    ("payment_intent.payment_failed_2025-04-30.basil", "Payment failed",
+     ("stripe:cus_SR8o2vcGRkVb6v", "stripe:pi_3RWGX8Q8iJWBZFaM0ZSHRgfm",
+      "stripe:ch_3RWGX8Q8iJWBZFaM0IWum1a6")),
+    ("payment_intent.succeeded_2022-11-15", "Payment succeeded",
+     ("stripe:cus_Rw5Qso78STEap3", "stripe:pi_3R3dvoQ8iJWBZFaM0uu1G1rx",
+      "stripe:ch_3R3dvoQ8iJWBZFaM0NhAbztB")),
+    ("charge.refunded_2020-03-02", "Payment refunded",
+     ("stripe:cus_J7Mkgr8mvbl1eK", "stripe:ch_3Kl36gJDPojXS6LN0DCM4A8l",
+      "stripe:pi_3Kl36gJDPojXS6LN02fQVtKR", "stripe:in_1KJdKkJDPojXS6LNSwSWkZSN")),
+    ("charge.refunded_second-partial_built-from-2020-03-02", "Payment partly refunded",
+     ("stripe:cus_J7Mkgr8mvbl1eK", "stripe:ch_3Kl36gJDPojXS6LN0DCM4A8l",
+      "stripe:pi_3Kl36gJDPojXS6LN02fQVtKR", "stripe:in_1KJdKkJDPojXS6LNSwSWkZSN")),
+    ("charge.refunded_legacy-2012", "Payment refunded",
+     ("stripe:cus_00000000000000", "stripe:ch_00000000000000", "stripe:in_00000000000000")),
+    ("charge.failed_legacy-2012", "Payment failed",
+     ("stripe:cus_00000000000000", "stripe:ch_00000000000000", "stripe:in_00000000000000")),
+    ("invoice.payment_failed_legacy-2012", "Invoice payment failed",
+     ("stripe:cus_00000000000000", "stripe:in_00000000000000")),
+    ("charge.succeeded_2020-08-27", "Payment succeeded", ("stripe:ch_3L7z2aDu4p87RxPw290ERIXH",)),
+    ("charge.dispute.created_2020-03-02", "Payment inquiry",
+     ("stripe:ch_1IqtGAJDPojXS6LNstgEfUji", "stripe:pi_1IqtG9JDPojXS6LNOGnYrIqq")),
+    ("charge.dispute.created_2025-04-30.basil", "Payment disputed",
+     ("stripe:ch_3RWXidQ8iJWBZFaM07eC54Yk", "stripe:pi_3RWXidQ8iJWBZFaM0hwfe7LL")),
+    ("payment_intent.canceled_2025-05-28.basil", Filtered(
+        "event_type_not_shown", "stripe: payment_intent.canceled is not shown on the timeline"),
+     None),
+    ("customer.updated_no-email_2020-08-27", Filtered(
+        "nothing_to_learn", "stripe: customer.updated cus_LvhVVlIHIM4om8 has no email or phone"),
+     None),
 ]
 
 
-@pytest.mark.parametrize(("fixture", "default", "configured"), OUTCOMES)
-def test_every_fixture_becomes_an_activity_or_a_reason(fixture: str, default: str | None,
-                                                       configured: str | None) -> None:
-    for transform, expected in ((stripe_activity, default), (BY_CUSTOMER_ID, configured)):
-        event = load(fixture)
-        if expected is None:
-            assert transform(event, META) is None
-        elif expected == "no email":
-            with pytest.raises(TransformError, match=r"external_id='stripe:\{customer_id\}'"):
-                transform(event, META)
-        elif expected == "no customer":
-            with pytest.raises(TransformError, match="Stripe sent no customer id either"):
-                transform(event, META)
-        else:
-            activity = one(event, transform)
-            assert activity.name == expected
-            assert activity.key == f"stripe:{event['id']}"
+@pytest.mark.parametrize(("fixture", "outcome", "contact"), OUTCOMES)
+def test_every_fixture_becomes_an_activity_for_an_email_or_refs_or_a_filter_reason(
+        fixture: str, outcome: str | Filtered, contact: tuple[str, ...] | None) -> None:
+    event = load(fixture)
+    if isinstance(outcome, Filtered):
+        assert stripe_activity(event, META) == outcome
+        return
+    activity = one(event)
+    assert activity.name == outcome
+    assert activity.key == f"stripe:{event['id']}"
+    if contact and contact[0] == "email":
+        assert activity.contact.identifier() == contact and activity.contact.refs == ()
+    else:  # no email or phone in the event: the ids it names, for the directory to resolve
+        assert activity.contact == Contact(refs=contact)
+        assert activity.needs_contact
+
+
+def test_customer_updated_teaches_the_directory_who_the_customer_is_and_shows_nothing() -> None:
+    activities, links = run(load("customer.updated_2020-08-27"))
+    assert activities == []
+    assert links == [Link("stripe:cus_123456789", contact=Contact(email="test@getlago.com"))]
+
+
+def test_a_customer_created_event_teaches_its_phone_too() -> None:
+    event = load("customer.updated_2020-08-27") | {"type": "customer.created"}
+    event["data"]["object"].update(email=None, phone="+15555550100")
+    assert run(event)[1] == [Link("stripe:cus_123456789", contact=Contact(phone="+15555550100"))]
+
+
+def test_a_charge_teaches_that_its_ids_belong_to_its_customer() -> None:
+    _, links = run(load("charge.refunded_2020-03-02"))
+    assert links == [Link("stripe:ch_3Kl36gJDPojXS6LN0DCM4A8l", alias_of="stripe:cus_J7Mkgr8mvbl1eK"),
+                     Link("stripe:pi_3Kl36gJDPojXS6LN02fQVtKR", alias_of="stripe:cus_J7Mkgr8mvbl1eK"),
+                     Link("stripe:in_1KJdKkJDPojXS6LNSwSWkZSN", alias_of="stripe:cus_J7Mkgr8mvbl1eK")]
+
+
+def test_an_event_naming_customer_and_email_teaches_both() -> None:
+    activity, links = run(load("checkout.session.completed_2020-03-02"))
+    assert activity[0].contact.identifier() == ("email", "billz@supabase.io")
+    assert links[0] == Link("stripe:cus_IhGfebO16cMIGN", contact=Contact(email="billz@supabase.io"))
+    assert Link("stripe:pi_1IqxJOJDPojXS6LN9uOebAea", alias_of="stripe:cus_IhGfebO16cMIGN") in links
+
+
+def test_a_guest_charge_with_an_email_teaches_its_charge_and_intent_that_email() -> None:
+    event = load("charge.succeeded_2020-08-27")
+    event["data"]["object"]["billing_details"]["email"] = "guest@example.com"
+    event["data"]["object"]["payment_intent"] = "pi_guest"
+    _, links = run(event)
+    guest = Contact(email="guest@example.com")
+    assert links == [Link("stripe:ch_3L7z2aDu4p87RxPw290ERIXH", contact=guest),
+                     Link("stripe:pi_guest", contact=guest)]
+
+
+def test_a_shipping_phone_is_the_recipients_not_the_customers() -> None:
+    event = load("charge.succeeded_2020-08-27")
+    event["data"]["object"]["shipping"] = {"name": "Steve Shipper", "phone": "+15555550199",
+                                           "address": {"line1": "123 Shipping Street"}}
+    activity = one(event)
+    assert activity.contact == Contact(refs=("stripe:ch_3L7z2aDu4p87RxPw290ERIXH",))
+    assert activity.actor.name != "Steve Shipper"
+
+
+def test_a_dispute_names_its_charge_and_resolves_to_the_charges_customer() -> None:
+    activity = one(load("charge.dispute.created_2025-04-30.basil"))
+    assert activity.contact.refs[0] == "stripe:ch_3RWXidQ8iJWBZFaM07eC54Yk"
+    resolved = activity.with_contact(RESOLVED)
+    assert orjson.loads(encode(resolved))["contact"] == {"email": "rachel@example.com"}
+
+
+def test_the_external_id_fallback_still_works_when_configured() -> None:
+    activity = one(load("payment_intent.succeeded_2022-11-15"), BY_CUSTOMER_ID)
+    assert activity.contact.identifier() == ("unique_external_id", "stripe:cus_Rw5Qso78STEap3")
+
+
+def test_an_event_naming_neither_contact_nor_any_id_is_rejected() -> None:
+    event = load("charge.dispute.created_2025-04-30.basil")
+    event["data"]["object"].update(charge=None, payment_intent=None)
+    with pytest.raises(TransformError, match="sent no customer id either: nothing names the "):
+        stripe_activity(event, META)
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    ([1, 2], r"not a Stripe event: expected a JSON object \(got array\)"),
+    ({"id": "ch_1", "object": "charge", "amount": 100},
+     "not a Stripe event: its object is 'charge', not 'event'"),
+    ({"order_id": 5}, "not a Stripe event: no `type`/`object`"),
+    ({"object": "event", "id": "evt_1"}, "not a Stripe event: no `type` "),
+])
+def test_a_format_that_is_not_a_stripe_event_says_so(event: Any, message: str) -> None:
+    with pytest.raises(TransformError, match=message):
+        stripe_activity(event, META)
+
+
+def test_a_negative_amount_is_rejected_not_shown_as_succeeded() -> None:
+    event = load("payment_intent.succeeded_2022-11-15")
+    event["data"]["object"].update(amount=-3897, amount_received=-3897)
+    with pytest.raises(TransformError, match=r"data.object.amount is negative \(-3897\)"):
+        stripe_activity(event, META)
+
+
+def test_a_second_partial_refund_says_what_this_refund_was_and_the_total() -> None:
+    # issue 9: this read "20.00 USD of the 25.00 USD payment was refunded: requested by customer"
+    activity = one(load("charge.refunded_second-partial_built-from-2020-03-02"))
+    assert activity.name == "Payment partly refunded"
+    assert activity.description == (
+        "10.00 USD more of the 25.00 USD payment was refunded: requested by customer "
+        "(20.00 USD refunded in total).")
+    assert activity.context is not None
+    assert activity.context["Refunded amount"] == "10.00 USD"
+    assert activity.context["Refunded in total"] == "20.00 USD"
+    assert activity.context["Refund ID"] == "re_3Kl36gJDPojXS6LN0bbbbbb2"
+
+
+def test_without_previous_attributes_the_newest_refund_is_the_one_described() -> None:
+    event = load("charge.refunded_second-partial_built-from-2020-03-02")
+    del event["data"]["previous_attributes"]
+    assert one(event).description == (
+        "10.00 USD more of the 25.00 USD payment was refunded: requested by customer "
+        "(20.00 USD refunded in total).")
+
+
+def test_the_refund_that_completes_a_partly_refunded_payment_says_so() -> None:
+    event = load("charge.refunded_second-partial_built-from-2020-03-02")
+    event["data"]["object"]["amount_refunded"] = 2500
+    event["data"]["object"]["refunds"]["data"][0]["amount"] = 500
+    event["data"]["previous_attributes"]["amount_refunded"] = 2000
+    activity = one(event)
+    assert activity.name == "Payment refunded"
+    assert activity.description == ("The last 5.00 USD of the 25.00 USD payment was refunded: "
+                                    "requested by customer: it is now refunded in full.")
+
+
+def test_an_inquiry_is_worded_as_an_inquiry_not_a_dispute() -> None:
+    # issue 9: warning_needs_response read "The customer disputed the payment with their bank"
+    activity = one(load("charge.dispute.created_2020-03-02"))
+    assert activity.name == "Payment inquiry"
+    assert activity.description == (
+        "The customer's bank opened an inquiry about the 10.00 USD payment. This is not a "
+        "dispute yet: no money has been taken back. Reason: no specific reason was given. "
+        "A response is due by 2023-01-21 23:59 UTC.")
+    assert activity.context is not None
+    assert activity.context["Status"] == "inquiry"
+    assert activity.context["Dispute status"] == "warning needs response"
+    assert "Evidence due by" not in activity.context
 
 
 def test_checkout_completed_in_live_mode_links_the_live_dashboard() -> None:
@@ -113,7 +279,7 @@ def test_succeeded_payment_shows_the_amount_received() -> None:
 
 
 def test_full_refund_is_the_processors_activity_linked_by_its_payment_intent() -> None:
-    activity = one(load("charge.refunded_2020-03-02"), BY_CUSTOMER_ID)
+    activity = one(load("charge.refunded_2020-03-02"))
     assert activity.description == "The 25.00 USD payment was refunded in full."
     assert activity.actor.type == "system" and activity.actor.name == "Stripe"
     assert activity.object is not None
@@ -126,8 +292,8 @@ def test_full_refund_is_the_processors_activity_linked_by_its_payment_intent() -
 def test_partial_refund_says_how_much_of_what() -> None:
     event = load("charge.refunded_2020-03-02")
     event["data"]["object"]["amount_refunded"] = 1000
-    event["data"]["object"]["refunds"]["data"][0]["reason"] = "requested_by_customer"
-    activity = one(event, BY_CUSTOMER_ID)
+    event["data"]["object"]["refunds"]["data"][0].update(amount=1000, reason="requested_by_customer")
+    activity = one(event)
     assert activity.name == "Payment partly refunded"
     assert activity.description == (
         "10.00 USD of the 25.00 USD payment was refunded: requested by customer.")

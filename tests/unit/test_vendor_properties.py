@@ -1,5 +1,6 @@
-"""Vendor payloads mutated at random never break a transform: the outcome is a valid activity
-(``encode()`` accepts it), None, or a TransformError with a reason, never any other exception.
+"""Vendor payloads mutated at random never break a transform: the outcome passes ``check()``
+(valid activities, each encodable once its contact is resolved, and valid Links), a Filtered with
+a reason from the fixed set, or a TransformError with a reason, never any other exception.
 
 The mutations are what older API versions and buggy producers send: keys deleted, values replaced
 by null, wrong types, huge or non-ASCII strings, integers at and beyond 2**53 and 2**64.
@@ -18,11 +19,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transforms import Activity, EventMeta, TransformError, encode, shopify, stripe
+from transforms import (
+    FILTER_REASONS,
+    Contact,
+    EventMeta,
+    TransformError,
+    adyen,
+    check,
+    encode,
+    shopify,
+    stripe,
+    woocommerce,
+)
 
 VENDORS = Path(__file__).parents[1] / "fixtures" / "vendors"
 SHOPIFY = sorted((VENDORS / "shopify").glob("*.json"))
 STRIPE = sorted((VENDORS / "stripe").glob("*.json"))
+WOOCOMMERCE = sorted((VENDORS / "woocommerce").glob("*.json"))
+ADYEN = sorted((VENDORS / "adyen").glob("*.json"))
+WOO_TOPICS = ["order.created", "order.updated", "customer.created", "order.deleted"]
 TOPICS = ["orders/create", "orders/paid", "orders/cancelled", "orders/fulfilled",
           "orders/updated", "refunds/create", "checkouts/create", "orders/delete"]
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True,
@@ -74,12 +89,15 @@ def mutated(draw: st.DrawFn, original: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+RESOLVED = Contact(email="rachel@example.com")
+
+
 def _check(result: Any) -> None:
-    activities = result if isinstance(result, list) else [result]
-    for activity in activities:
-        if activity is not None:
-            assert isinstance(activity, Activity)
-            encode(activity)  # a ContractError here is a bug: the transform must not build it
+    checked = check(result)  # a ContractError here is a bug: the transform must not build it
+    if checked.filtered is not None:
+        assert checked.filtered.reason in FILTER_REASONS
+    for activity in checked.activities:
+        encode(activity.with_contact(RESOLVED) if activity.needs_contact else activity)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -127,10 +145,48 @@ def test_mutated_stripe_events_become_activities_none_or_transform_errors(path: 
     check()
 
 
+@pytest.mark.parametrize("path", WOOCOMMERCE, ids=lambda p: p.name)
+def test_mutated_woocommerce_deliveries_pass_check_filter_or_say_why(path: Path) -> None:
+    original = _load(path)
+
+    @SETTINGS
+    @given(event=mutated(original), topic=st.sampled_from(WOO_TOPICS), wrap=st.booleans())
+    def check_one(event: dict[str, Any], topic: str, wrap: bool) -> None:
+        headers: tuple[tuple[str, bytes | None], ...] = ()
+        if wrap:
+            event = {"topic": topic, "source": "https://shop.example/", "payload": event}
+        else:
+            headers = (("X-WC-Webhook-Topic", topic.encode()),
+                       ("X-WC-Webhook-Source", b"https://shop.example/"))
+        meta = EventMeta("woo", 0, 1, datetime(2024, 5, 1, tzinfo=UTC), None, headers)
+        with contextlib.suppress(TransformError):
+            _check(woocommerce.woocommerce_activity(event, meta))
+
+    check_one()
+
+
+@pytest.mark.parametrize("path", ADYEN, ids=lambda p: p.name)
+def test_mutated_adyen_notifications_pass_check_filter_or_say_why(path: Path) -> None:
+    original = _load(path)
+
+    @SETTINGS
+    @given(event=mutated(original))
+    def check_one(event: dict[str, Any]) -> None:
+        meta = EventMeta("adyen", 0, 1, datetime(2024, 5, 1, tzinfo=UTC), None)
+        with contextlib.suppress(TransformError):
+            _check(adyen.adyen_activity(event, meta))
+
+    check_one()
+
+
 @settings(max_examples=60, deadline=None)
 @given(event=weird_values)
-def test_events_that_are_not_objects_are_transform_errors(event: Any) -> None:
-    meta = EventMeta("t", 0, 0, None, None, (("x-shopify-topic", b"orders/create"),))
-    for transform in (shopify.shopify_activity, stripe.stripe_activity):
-        with pytest.raises(TransformError):
+def test_events_that_are_not_objects_are_transform_errors_saying_so(event: Any) -> None:
+    meta = EventMeta("t", 0, 0, None, None, (("x-shopify-topic", b"orders/create"),
+                                             ("x-wc-webhook-topic", b"order.created")))
+    for transform, vendor in ((shopify.shopify_activity, "Shopify"),
+                              (stripe.stripe_activity, "Stripe"),
+                              (woocommerce.woocommerce_activity, "WooCommerce"),
+                              (adyen.adyen_activity, "Adyen")):
+        with pytest.raises(TransformError, match=f"^not an? {vendor} "):
             transform(event, meta)
