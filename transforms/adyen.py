@@ -182,7 +182,8 @@ def _item(item: dict[str, Any], index: int, code: str, live: bool, meta: EventMe
     # are the merchant's doing
     actor = shopper_actor if code in ("AUTHORISATION", "CHARGEBACK") else system
     payment = original or psp
-    # the Customer Area's payment page, as Adyen's own Magento plugin links it
+    # the Customer Area's payment page, as Adyen's own plugins (Magento, Shopware,
+    # commercetools) link it
     link = (f"{_CA[live]}/ca/ca/accounts/showTx.shtml?pspReference={payment}&txType=Payment"
             if config.payment_links and payment.isalnum() else None)
     activity = Activity(

@@ -119,7 +119,8 @@ class _Delivery:
         return Actor(id=self.source.id, name=self.source.id, type="system")
 
     def admin(self, order_id: str) -> str | None:
-        # the classic edit screen; stores on HPOS order storage redirect it to their own page
+        # the classic order edit screen (post.php); whether a store on HPOS order storage
+        # redirects it to its own page is not verified here
         return f"{self.store}wp-admin/post.php?post={order_id}&action=edit" if self.store else None
 
 
