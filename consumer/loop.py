@@ -144,7 +144,7 @@ class ActivityConsumer:
     def run(self) -> int:
         p = self.config.processing
         self._start_health_server()
-        self._contacts: ContactWaits[tuple[Pending, float]] = ContactWaits(
+        self._contacts: ContactWaits[tuple[Pending, float, Waiting]] = ContactWaits(
             self._contact_directory(), self.config.contacts)
         self._station = self._make_station()
         self._dlq = self._make_dead_letters()
@@ -275,18 +275,19 @@ class ActivityConsumer:
             self._act_on(pending, outcome, per_topic)
         elif time.time() - since >= self.config.contacts.wait_s:
             self._unresolved(pending, outcome.describe())
-        elif not self._contacts.wait((pending, since), outcome.refs, since):
+        elif not self._contacts.wait((pending, since, outcome), outcome.refs, since):
             self._unresolved(pending, f"{outcome.describe()}, and the waiting room is full "
                                       f"(contacts.max_waiting {self.config.contacts.max_waiting})")
 
     def _release_waiting(self) -> None:
         released, expired = self._contacts.due()
-        for pending, since in released:
+        for pending, since, _ in released:
             if not pending.part.forgotten:
                 self._retry_parked(pending, since)
-        for pending, _ in expired:
+        for pending, _, waiting in expired:
             if not pending.part.forgotten:
-                self._unresolved(pending, f"no contact known for it within contacts.wait_s "
+                self._unresolved(pending, f"{waiting.describe()}: no event named that customer "
+                                          f"within contacts.wait_s "
                                           f"({self.config.contacts.wait_s:g} s)")
         self.metrics.waiting.set(len(self._contacts))
 
