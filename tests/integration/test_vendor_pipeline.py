@@ -32,15 +32,6 @@ def _body(vendor: str, name: str) -> bytes:
     return (VENDORS / vendor / name).read_bytes()
 
 
-def _errors(messages: list[Any]) -> dict[int, str]:
-    by_offset = {}
-    for m in messages:
-        headers = {k: (v or b"").decode() for k, v in m.headers()}
-        assert headers["dlq.reason"] == "transform"
-        by_offset[int(headers["dlq.original.offset"])] = headers["dlq.error"]
-    return by_offset
-
-
 SHOPIFY_DELIVERIES = [  # (fixture, X-Shopify-Topic, what the timeline gets)
     ("order_legacy_python-api.json", "orders/create", ["Order #1001 placed"]),
     ("order_legacy_python-api.json", "orders/paid", ["Order #1001 paid"]),
