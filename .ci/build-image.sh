@@ -36,7 +36,10 @@ fi
 # container that gets the host's package-index settings passed in explicitly, and pip's cache.
 echo "== ci: wheels for the image, resolved by the base's python3 (pip cache: ~/.cache/pip)" >&2
 rm -rf dist/wheels && mkdir -p dist/wheels ~/.cache/pip
-"$PY" -m pip wheel --quiet --no-deps --wheel-dir dist/wheels . >&2   # the project's own wheel
+# The project's own wheel; its file times from the last commit, so the same source makes the
+# same wheel and podman's layer cache holds.
+SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2>/dev/null || date +%s)" \
+  "$PY" -m pip wheel --quiet --no-deps --wheel-dir dist/wheels . >&2
 pip_env=(); pip_mounts=()
 for var in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST PIP_CERT PIP_FIND_LINKS PIP_DEFAULT_TIMEOUT \
            HTTPS_PROXY HTTP_PROXY NO_PROXY https_proxy http_proxy no_proxy; do

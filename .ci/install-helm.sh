@@ -11,5 +11,5 @@ if [ ! -x "$dir/helm" ]; then
   # CGO off: a static binary that needs nothing from the machine.
   CGO_ENABLED=0 GOBIN="$dir" go install "helm.sh/helm/v4/cmd/helm@${HELM_VERSION}" >&2
 fi
-"$dir/helm" version --short >&2
+echo "== ci: helm ${HELM_VERSION} (go install helm.sh/helm/v4/cmd/helm@${HELM_VERSION}): $dir/helm" >&2
 echo "$dir/helm"

@@ -68,3 +68,23 @@ def test_the_built_in_check_catches_a_misplaced_field(helm: Helm):
     deployment["spec"]["template"]["spec"]["containers"][0]["readOnlyRootFilesystem"] = True
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, KUBERNETES, strict=True)
+
+
+def test_the_readme_values_example_installs_as_it_is(helm: Helm, tmp_path):
+    import re
+
+    from tests.chart.helm import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Deploy on Kubernetes", 1)[1]
+    example = re.search(r"A complete `my-values.yaml`.*?```yaml\n(.*?)```", section, re.S)
+    assert example, "the README's Deploy on Kubernetes section has no values example"
+    values = tmp_path / "my-values.yaml"
+    values.write_text(example[1])
+    r = helm.template(values)
+    assert {"ScaledObject", "ServiceMonitor", "PrometheusRule", "NetworkPolicy"} <= set(r.kinds())
+    for doc in r.docs:
+        if known(doc):
+            assert validate_custom_resource(doc) == []
+        else:
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
