@@ -64,4 +64,6 @@ echo "== ci: podman build $IMAGE (version $version) from $BASE" >&2
   --build-arg "BASE_IMAGE=$BASE" --build-arg "VERSION=$version" \
   --build-arg "SOURCE_URL=$(git config --get remote.origin.url || echo unknown)" \
   --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)" . >/dev/null
+# Every changed source leaves its builder stage behind (~300 MB): keep a day of layer cache.
+"${podman[@]}" image prune --force --filter until=24h >/dev/null
 echo "$IMAGE"

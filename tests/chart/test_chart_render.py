@@ -105,6 +105,11 @@ def test_the_subscription_file_refers_to_secrets_and_never_holds_them(helm: Helm
     assert "ci-freshdesk-api-key" not in configmap_text and "ci-redis-password" not in configmap_text
 
 
+def test_a_base_url_replaces_the_default_domain(helm: Helm):
+    freshdesk = helm.template(MINIMAL, config__freshdesk__base_url="https://acme.example.com").subscription_file["freshdesk"]
+    assert freshdesk == {"base_url": "https://acme.example.com", "api_key": "${FRESHDESK_API_KEY}"}
+
+
 def test_a_config_change_rolls_the_pods_and_a_secret_change_too(helm: Helm):
     def checksums(**sets: Any) -> tuple[str, str]:
         annotations = helm.template(MINIMAL, **sets).pod["metadata"]["annotations"]

@@ -138,6 +138,10 @@ consumer expands them from the environment at start-up; the ConfigMap never hold
 {{- $_ := set $kafka "sasl.password" "${KAFKA_SASL_PASSWORD}" }}
 {{- end }}
 {{- $fd := $c.freshdesk | default dict }}
+{{- /* base_url (a sandbox, a proxy) replaces the default domain: the consumer takes one. */}}
+{{- if $fd.base_url }}
+{{- $_ := unset $fd "domain" }}
+{{- end }}
 {{- $_ := set $fd "api_key" "${FRESHDESK_API_KEY}" }}
 {{- $ledger := $c.ledger | default dict }}
 {{- $_ := set $ledger "backend" (include "fdac.ledgerBackend" .) }}
