@@ -7,10 +7,13 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
 import tomllib
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -80,46 +83,111 @@ def _wait(what: str, ready, timeout: float) -> None:
         time.sleep(0.2)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def _metric(metrics_url: str, name: str) -> float:
+    """The sum of every series of ``name`` on the consumer's /metrics."""
+    total = 0.0
+    for line in _get(metrics_url)[1].splitlines():
+        if line.startswith((name + " ", name + "{")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _events(first: int, n: int, tag: str) -> list[tuple[bytes, bytes, None, None]]:
+    events = [order_event(i, email=f"c{i % 5}-{tag}@example.com", customer=f"c{i % 5}-{tag}")
+              for i in range(first, first + n)]
+    return [(e["customer"]["id"].encode(), orjson.dumps(e), None, None) for e in events]
+
+
 @pytest.mark.integration
-def test_run_delivers_from_kafka_and_exits_0_on_sigterm_within_the_drain(
+def test_run_delivers_from_kafka_and_drains_in_flight_work_on_sigterm(
         image, kafka_broker, topic_factory, produce, sandbox_factory, consumer_setup, tmp_path):
     topic = topic_factory(partitions=2, prefix="orders")
     tag = uuid.uuid4().hex[:6]
-    events = [order_event(i, email=f"c{i % 5}-{tag}@example.com", customer=f"c{i % 5}-{tag}")
-              for i in range(12)]
-    produce(topic, [(e["customer"]["id"].encode(), orjson.dumps(e), None, None) for e in events])
+    produce(topic, _events(0, 12, tag))
     sandbox = sandbox_factory()
-    setup = consumer_setup(sandbox, {topic: "orders"})
+    port = _free_port()
+    setup = consumer_setup(sandbox, {topic: "orders"}, metrics={"port": port},
+                           processing={"drain_timeout_s": 15})
     drain, close = setup.config().processing.drain_timeout_s, setup.config().processing.close_timeout_s
     # The chart's emptyDir at /tmp, as a host directory, so the test sees what was written there.
     scratch = tmp_path / "container-tmp"
     scratch.mkdir()
     scratch.chmod(0o1777)
-    name = f"fdac-test-{uuid.uuid4().hex[:8]}"
-    podman("run", "--detach", "--name", name, "--network=host", *ulimits(), *RUN_AS,
-           "--read-only-tmpfs=false", "--volume", f"{scratch}:/tmp",
-           "--volume", f"{setup.path}:{CONFIG_PATH}:ro",
-           "--env", f"TEST_FRESHDESK_KEY={setup.env['TEST_FRESHDESK_KEY']}", image)
+    names: list[str] = []
+
+    def start_container() -> str:
+        names.append(f"fdac-test-{uuid.uuid4().hex[:8]}")
+        podman("run", "--detach", "--name", names[-1], "--network=host", *ulimits(), *RUN_AS,
+               "--read-only-tmpfs=false", "--volume", f"{scratch}:/tmp",
+               "--volume", f"{setup.path}:{CONFIG_PATH}:ro",
+               "--env", f"TEST_FRESHDESK_KEY={setup.env['TEST_FRESHDESK_KEY']}", image)
+        return names[-1]
+
     try:
+        name = start_container()
         _wait("12 activities on the sandbox's timelines", lambda: len(sandbox.activities()) >= 12, 90)
         setup.wait_settled(timeout=60)
         pid1 = podman("exec", name, "cat", "/proc/1/cmdline").stdout.split("\0")
         assert pid1[1].endswith("activity-consumer") and pid1[2] == "run", pid1
+        base = f"http://127.0.0.1:{port}"
+        assert _get(base + "/healthz")[0] == 200 and _get(base + "/readyz")[0] == 200
 
+        # Freshdesk slows down (2 s an answer) and 6 more events come: SIGTERM once all are
+        # taken from Kafka and some are on the wire waits for those requests (the drain), gives
+        # back what was not sent yet, commits what was delivered, leaves the group, exits 0.
+        sandbox.set_faults(slow_rate=1.0, slow_seconds=2.0)
+        produce(topic, _events(12, 6, tag))
+        metrics = base + "/metrics"
+        _wait("18 consumed and requests in flight", lambda: _metric(
+            metrics, "activity_consumer_messages_consumed_total") >= 18 and _metric(
+            metrics, "activity_consumer_freshdesk_in_flight_requests") > 0, 30)
+        in_flight = _metric(metrics, "activity_consumer_freshdesk_in_flight_requests")
         grace = drain + close + 10
         started = time.monotonic()
         podman("stop", "--time", str(int(grace)), name, timeout=grace + 30)
         stopped_in = time.monotonic() - started
         state = inspect(name, "container")["State"]
-        logs = podman("logs", name).stderr + podman("logs", name).stdout
-        print(f"container stopped in {stopped_in:.1f}s, exit code {state['ExitCode']}")
+        result = podman("logs", name)
+        logs = result.stdout + result.stderr
+        activities = sandbox.activities()
+        committed, end = setup.committed_and_end()
+        print(f"SIGTERM with {in_flight:.0f} requests in flight: container stopped in "
+              f"{stopped_in:.1f}s, exit code {state['ExitCode']}; {len(activities)} activities "
+              f"on the timelines, {committed} of {end} offsets committed")
         print("\n".join(line for line in logs.splitlines()
                         if any(w in line for w in ("consuming", "assigned", "shutting down",
                                                    "stopped", "left the group"))))
         assert state["ExitCode"] == 0, logs[-3000:]
-        assert stopped_in < drain + close, "SIGTERM's drain and close, not podman's SIGKILL"
+        assert stopped_in < drain, "the drain's own deadline, not podman's SIGKILL"
         assert "shutting down" in logs and "left the group" in logs
-        assert len(sandbox.activities()) == 12, "each event on the timeline once"
+        ids = [a["activity"]["object"]["id"] for a in activities]
+        assert len(ids) == len(set(ids)) >= 12 + in_flight, "the requests on the wire finished"
+        assert committed == len(ids), "every delivered event committed, nothing else"
+
+        # What the drain gave back is still in Kafka: the next replica delivers it, once.
+        sandbox.clear_faults()
+        name = start_container()
+        setup.wait_settled(timeout=60)
+        podman("stop", "--time", str(int(grace)), name, timeout=grace + 30)
+        assert inspect(name, "container")["State"]["ExitCode"] == 0
+        ids = [a["activity"]["object"]["id"] for a in sandbox.activities()]
+        print(f"after a second container: {len(ids)} activities, {len(set(ids))} distinct")
+        assert len(ids) == len(set(ids)) == 18, "every event on a timeline exactly once"
         assert list(scratch.iterdir()) == [], "the consumer writes nothing, not even to /tmp"
     finally:
-        podman("rm", "--force", name, check=False)
+        for name in names:
+            podman("rm", "--force", name, check=False)
