@@ -8,8 +8,9 @@ BIN    := $(VENV)/bin
 demo: setup kafka-jars              ## local Kafka + Freshdesk sandbox + sample events → timelines
 	$(BIN)/activity-consumer demo
 
-test: setup kafka-jars              ## unit + integration tests against a real broker and the sandbox
-	$(BIN)/pytest
+test: setup kafka-jars              ## unit, integration, chart and image tests, the chaos proof
+	.ci/install-test-tools.sh
+	HELM="$$(.ci/install-helm.sh)" FDAC_IMAGE="$$(.ci/build-image.sh)" $(BIN)/pytest
 
 setup: $(VENV)/.installed
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-INSTALL_HINT = ("podman is not installed: run .ci/install-container-tools.sh (Debian's podman, "
+INSTALL_HINT = ("podman is not installed: run .ci/install-test-tools.sh (Debian's podman, "
                 "runc, uidmap and mmdebstrap), then .ci/build-image.sh")
 # runc and cgroupfs: podman's default crun fails on this machine's hybrid cgroup layout.
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]

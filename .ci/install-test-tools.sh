@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# podman (with runc: the default crun fails on this machine's hybrid cgroups), uidmap and
-# mmdebstrap (to make a base image without a registry), from Debian. Idempotent.
+# What the tests need from Debian, installed once (idempotent): redis-server (the shared ledger,
+# directory and budget), prometheus (promtool and a real scrape), podman with runc (the default
+# crun fails on this machine's hybrid cgroups), uidmap and mmdebstrap (a base image without a
+# registry). The tests start their own instances on random ports, never the services.
 set -euo pipefail
 need=()
-for pkg in podman runc uidmap mmdebstrap; do
+for pkg in redis-server prometheus podman runc uidmap mmdebstrap; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -12,4 +14,5 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+echo "== ci: $(redis-server --version | cut -d' ' -f1-3), $(prometheus --version 2>&1 | head -1)" >&2
 echo "== ci: $(podman --version), runc $(runc --version | head -1 | awk '{print $3}'), mmdebstrap $(mmdebstrap --version | awk '{print $2}')" >&2
