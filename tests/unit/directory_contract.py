@@ -28,6 +28,13 @@ class DirectoryContract:
         assert d.resolve(["stripe:cus_2"]) is None
         assert d.resolve([]) is None
 
+    def test_identifiers_come_back_exactly_as_learned(self):
+        d = self.directory()
+        odd = "zoë.o'brien+\"shop\"/\u202e@exämple.com"
+        d.learn([Link("shopify:customer:\u00e9/1", contact=Contact(email=odd, phone="+44 (0)20 7946-0958"))])
+        assert d.resolve(["shopify:customer:\u00e9/1"]) == Contact(email=odd,
+                                                                    phone="+44 (0)20 7946-0958")
+
     def test_an_alias_chain_resolves_to_the_customer_at_its_end(self):
         d = self.directory()
         d.learn([Link("stripe:dp_1", alias_of="stripe:ch_1"),
