@@ -27,7 +27,7 @@ customer record per key, so a new replica or an empty Redis is refilled by readi
 beginning); and ``contacts.bootstrap_file`` (:mod:`consumer.directory.bootstrap`) at start.
 """
 
-from consumer.directory._api import ContactDirectory, DirectoryUnavailable
+from consumer.directory._api import ContactDirectory, DirectoryUnavailable, with_contact
 from consumer.directory._memory import MemoryDirectory
 from consumer.directory._record import MAX_DEPTH, Resolution
 from consumer.directory._redis import RedisDirectory
@@ -36,4 +36,4 @@ from consumer.directory.settings import ContactSettings, directory_url, make_dir
 
 __all__ = ["MAX_DEPTH", "BootstrapError", "BootstrapResult", "ContactDirectory", "ContactSettings",
            "DirectoryUnavailable", "MemoryDirectory", "RedisDirectory", "Resolution",
-           "directory_url", "load_bootstrap_file", "make_directory"]
+           "directory_url", "load_bootstrap_file", "make_directory", "with_contact"]
