@@ -10,7 +10,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.directory import DirectoryUnavailable, MemoryDirectory, RedisDirectory
+from consumer.directory import MAX_DEPTH, DirectoryUnavailable, MemoryDirectory, RedisDirectory
 from tests.unit.directory_contract import RACHEL, DirectoryContract, email
 from tests.unit.test_directory import REFS, FakeClock, _link
 from transforms.activity import Contact, Link
@@ -104,6 +104,26 @@ def test_at_most_one_round_trip_per_resolve_and_none_on_a_cache_hit(replicas):
     assert b.resolve(["stripe:unknown"]) is None
     assert b.resolve(["stripe:unknown"]) is None
     assert b.round_trips == before + 3  # unresolved refs are asked each time, never cached
+
+
+def test_a_ref_not_in_the_cache_is_asked_before_a_later_cached_ref_wins(replicas):
+    a, b, _ = replicas
+    a.learn([email("stripe:cus_2", "monica@example.com")])
+    a.flush()
+    assert b.resolve(["stripe:cus_2"]) == Contact(email="monica@example.com")  # cached in b
+    a.learn([email("stripe:cus_1", RACHEL)])
+    a.flush()
+    assert b.resolve(["stripe:cus_1", "stripe:cus_2"]) == Contact(email=RACHEL)
+
+
+def test_a_cold_replica_walks_a_chain_of_max_depth_in_redis_and_no_further(replicas):
+    a, b, _ = replicas
+    a.learn([Link(f"x:{i}", alias_of=f"x:{i + 1}") for i in range(MAX_DEPTH)]
+            + [email(f"x:{MAX_DEPTH}", RACHEL)])
+    a.flush()
+    assert b.lookup(["x:0"]) == (None, tuple(f"x:{i}" for i in range(MAX_DEPTH)))
+    assert b.resolve(["x:1"]) == Contact(email=RACHEL)
+    assert b.round_trips == 2
 
 
 def test_another_replicas_update_shows_after_the_cache_ttl(replicas):
