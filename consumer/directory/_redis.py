@@ -82,10 +82,14 @@ return out
 def _text(value: Any) -> str | None:
     if not value:
         return None
-    return value.decode() if isinstance(value, bytes) else str(value)
+    # "replace": a value someone else wrote under our prefix must not stop the poll thread
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 class RedisDirectory:
+    """The directory in Redis (see the module docstring). Owned by the poll thread: its cache,
+    its buffer and its one connection are used by no other thread."""
+
     def __init__(self, url: str, *, prefix: str = "fdac-contacts:", ttl_s: float = 180 * 86400,
                  timeout_s: float = 0.5, cache_entries: int = 100_000, cache_ttl_s: float = 30,
                  max_buffered: int = 1000, clock: Callable[[], float] = time.monotonic):
@@ -100,7 +104,7 @@ class RedisDirectory:
         self.url = redact_url(url)
         self.prefix = prefix
         self.clock = clock
-        self.round_trips = 0  # calls to Redis (a pipeline is one): for tests and the benchmark
+        self.round_trips = 0  # calls to Redis (one a flush batch, one a miss): tests, benchmark
         self._ttl_ms = max(1, round(ttl_s * 1000))
         self._timeout_s = timeout_s
         self._cache = ExpiringRecords(cache_entries, cache_ttl_s)
