@@ -91,8 +91,8 @@ class RedisDirectory:
     its buffer and its one connection are used by no other thread."""
 
     def __init__(self, url: str, *, prefix: str = "fdac-contacts:", ttl_s: float = 180 * 86400,
-                 timeout_s: float = 0.5, cache_entries: int = 100_000, cache_ttl_s: float = 30,
-                 max_buffered: int = 1000, clock: Callable[[], float] = time.monotonic):
+                 timeout_s: float = 1.0, cache_entries: int = 100_000, cache_ttl_s: float = 30,
+                 max_buffered: int = 250, clock: Callable[[], float] = time.monotonic):
         try:
             import redis
             from redis.backoff import NoBackoff

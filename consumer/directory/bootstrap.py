@@ -34,7 +34,7 @@ log = logging.getLogger("consumer.directory")
 
 _KEYS = frozenset({"ref", "alias_of", "contact", *FIELDS})
 _MAX_REPORTED = 20
-_BATCH = 1000
+_BATCH = 1000  # Links learned and flushed at once (the Redis backend splits its flushes)
 
 
 class BootstrapError(Exception):

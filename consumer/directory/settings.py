@@ -40,8 +40,9 @@ class ContactSettings(_Section):
     # ... and how stale it may be: another replica's update of a known customer shows here
     # after at most this long. Unresolved refs are never cached.
     cache_ttl_s: float = Field(30.0, gt=0)
-    # redis backend: per call. The poll thread waits this long at most, so keep it short.
-    timeout_s: float = Field(0.5, gt=0, le=5)
+    # redis backend: per call. The poll thread waits this long at most, so keep it short; a
+    # flush of 250 Links takes a few ms, but 0.5 s timed out on this 2-core machine at load 11.
+    timeout_s: float = Field(1.0, gt=0, le=5)
     # How long an event whose contact is unknown waits for a Link before it is dead-lettered as
     # contact_unresolved (redrivable). One hour: webhooks arrive out of order and a customers
     # topic may lag by minutes; data that has not come in an hour is missing, not late.
