@@ -62,6 +62,11 @@ class _Parked(Generic[T]):
 
 
 class WaitingRoom(Generic[T]):
+    """Events waiting for their contact, bounded by ``max_waiting`` and ``wait_s``; see the
+    module docstring. Call ``released_by`` right after learning a message's Links, before
+    resolving the next message, so a released event goes out before later events of the same
+    customer."""
+
     def __init__(self, directory: ContactDirectory, *, max_waiting: int, wait_s: float,
                  clock: Callable[[], float] = time.time):
         self.directory, self.max_waiting, self.wait_s, self.clock = (
