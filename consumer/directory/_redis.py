@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -144,9 +145,10 @@ class RedisDirectory:
         written stays buffered: a message whose Links are not written must not be committed."""
         while self._buffer:
             batch = self._buffer[:self._max_buffered]
-            payload = orjson.dumps([(ref, *(v or "" for v in rec.values())) for ref, rec in batch])
-            reply = self._call(f"learn {len(batch)} links", lambda p=payload: self._learn(
-                args=[self.prefix, self._ttl_ms, p]))
+            args: list[str | int | bytes] = [
+                self.prefix, self._ttl_ms,
+                orjson.dumps([(ref, *(v or "" for v in rec.values())) for ref, rec in batch])]
+            reply = self._call(f"learn {len(batch)} links", partial(self._learn, args=args))
             del self._buffer[:len(batch)]
             now = self.clock()
             for (ref, _), stored in zip(batch, orjson.loads(reply), strict=True):
