@@ -236,3 +236,14 @@ def test_a_bootstrap_file_loaded_by_one_replica_serves_every_replica(replicas, t
     assert (result.lines, result.links) == (2500, 2500)
     assert a.round_trips == 10  # 250 Links a round trip
     assert b.resolve(["stripe:cus_2499"]) == Contact(email="c2499@example.com")
+
+
+def test_a_value_that_is_not_utf8_is_replaced_not_raised(redis_url):
+    raw = redis.Redis.from_url(redis_url)
+    d = RedisDirectory(redis_url, prefix="c:")
+    try:
+        raw.hset("c:stripe:cus_1", mapping={"e": b"r\xe9chel@example.com"})  # Latin-1, by someone
+        assert d.resolve(["stripe:cus_1"]) == Contact(email="r\ufffdchel@example.com")
+    finally:
+        raw.close()
+        d.close()
