@@ -85,6 +85,19 @@ class Resolution(NamedTuple):
 
     contact: Contact | None
     visited: tuple[str, ...]
+    missing: tuple[str, ...] = ()  # refs looked up and not known: what an unresolved one awaits
+
+    def describe(self) -> str:
+        """One line for ``try`` and debug logs."""
+        looked_up = " → ".join(self.visited) or "no refs"
+        if self.contact is not None:
+            field, value = self.contact.identifier() or ("", "")
+            return f"resolved to {field} {value} (looked up {looked_up})"
+        if self.missing:
+            return (f"waiting for {', '.join(self.missing)} to be learned "
+                    f"(looked up {looked_up})")
+        return (f"cannot resolve: no identifier on a cycle or within {MAX_DEPTH} hops "
+                f"(looked up {looked_up})")
 
 
 def walk(refs: Sequence[str], get: Callable[[str], Record | None]) -> Resolution:
@@ -95,6 +108,7 @@ def walk(refs: Sequence[str], get: Callable[[str], Record | None]) -> Resolution
     Cycle-safe and at most :data:`MAX_DEPTH` lookups per ref.
     """
     visited: list[str] = []
+    missing: list[str] = []
     for start in refs:
         email = phone = mobile = uid = None
         seen: set[str] = set()
@@ -104,6 +118,7 @@ def walk(refs: Sequence[str], get: Callable[[str], Record | None]) -> Resolution
             visited.append(ref)
             rec = get(ref)
             if rec is None:
+                missing.append(ref)
                 break
             if rec.alias_of is None and not (email or phone or mobile or uid):
                 # the usual end of a chain: nothing gathered before it, nothing after it
@@ -116,4 +131,4 @@ def walk(refs: Sequence[str], get: Callable[[str], Record | None]) -> Resolution
             ref = rec.alias_of
         if email or phone or mobile or uid:
             return Resolution(Contact(email, phone, mobile, uid), tuple(visited))
-    return Resolution(None, tuple(visited))
+    return Resolution(None, tuple(visited), tuple(missing))

@@ -129,7 +129,7 @@ def test_a_cold_replica_walks_a_chain_of_max_depth_in_redis_and_no_further(repli
     a.learn([Link(f"x:{i}", alias_of=f"x:{i + 1}") for i in range(MAX_DEPTH)]
             + [email(f"x:{MAX_DEPTH}", RACHEL)])
     a.flush()
-    assert b.lookup(["x:0"]) == (None, tuple(f"x:{i}" for i in range(MAX_DEPTH)))
+    assert b.lookup(["x:0"]) == (None, tuple(f"x:{i}" for i in range(MAX_DEPTH)), ())
     assert b.resolve(["x:1"]) == Contact(email=RACHEL)
     assert b.round_trips == 2
 

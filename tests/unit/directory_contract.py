@@ -103,7 +103,14 @@ class DirectoryContract:
         found = d.lookup(["stripe:dp_1", "stripe:pi_7"])
         assert found.contact is None
         assert found.visited == ("stripe:dp_1", "stripe:ch_1", "stripe:cus_1", "stripe:pi_7")
+        assert found.missing == ("stripe:cus_1", "stripe:pi_7")
+        assert found.describe() == ("waiting for stripe:cus_1, stripe:pi_7 to be learned (looked "
+                                    "up stripe:dp_1 → stripe:ch_1 → stripe:cus_1 → stripe:pi_7)")
         d.learn([email("stripe:cus_1", RACHEL)])
         found = d.lookup(["stripe:dp_1", "stripe:pi_7"])
         assert found.contact == Contact(email=RACHEL)
         assert found.visited == ("stripe:dp_1", "stripe:ch_1", "stripe:cus_1")
+        assert found.describe() == ("resolved to email rachel@example.com "
+                                    "(looked up stripe:dp_1 → stripe:ch_1 → stripe:cus_1)")
+        d.learn([Link("x:a", alias_of="x:b"), Link("x:b", alias_of="x:a")])
+        assert d.lookup(["x:a"]).describe().startswith("cannot resolve: no identifier on a cycle")
