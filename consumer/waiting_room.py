@@ -23,6 +23,17 @@ O(waiting). Each candidate costs one directory lookup (a cache hit or one Redis 
 
 ``since`` is wall-clock time (the default clock is ``time.time``) so that a parked event read
 back after a restart keeps its original deadline.
+
+What may be committed, given that this room lives in memory:
+
+- a parked event's *source* offset only once the event is somewhere that survives a restart (the
+  waiting topic, its produce acknowledged); before that, committing past it loses it;
+- a message whose Links were learned, only after ``directory.flush()`` returned;
+- the waiting topic's own offsets as its items leave the room (delivered, dead-lettered): its
+  watermark is held by the oldest item still waiting. After a restart every item still waiting
+  is read again and parked again with its ``since`` (carry it in a header), and so are items
+  released after the last commit: the ledger skips the ones already delivered, provided the
+  idempotency key does not depend on the resolved contact (see ``directory.with_contact``).
 """
 
 from __future__ import annotations
@@ -51,6 +62,11 @@ class _Parked(Generic[T]):
 
 
 class WaitingRoom(Generic[T]):
+    """Events waiting for their contact, bounded by ``max_waiting`` and ``wait_s``; see the
+    module docstring. Call ``released_by`` right after learning a message's Links, before
+    resolving the next message, so a released event goes out before later events of the same
+    customer."""
+
     def __init__(self, directory: ContactDirectory, *, max_waiting: int, wait_s: float,
                  clock: Callable[[], float] = time.time):
         self.directory, self.max_waiting, self.wait_s, self.clock = (

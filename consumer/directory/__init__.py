@@ -21,13 +21,17 @@ Backends as for the ledger: :class:`MemoryDirectory` (one process) and :class:`R
 by the ``contacts:`` section (:class:`ContactSettings`).
 
 Filling it: every subscribed topic's Links; a topic whose events only teach (a compacted
-``customers`` topic keyed by customer id, consumed from the start by a subscription whose
-transform returns only Links, so nothing of it is ever posted: compaction keeps the latest
-customer record per key, so a new replica or an empty Redis is refilled by reading it from the
-beginning); and ``contacts.bootstrap_file`` (:mod:`consumer.directory.bootstrap`) at start.
+``customers`` topic keyed by customer id, subscribed with a transform that returns only Links,
+so nothing of it is ever posted; compaction keeps each customer's latest record, so reading it
+from the beginning refills an empty directory); and ``contacts.bootstrap_file``
+(:mod:`consumer.directory.bootstrap`) at start. Committed offsets matter here: the memory
+backend is empty after a restart, so with it a directory-only topic must be read from the
+beginning at every start (seek to the beginning on assignment rather than resume from the
+group's offset), and each replica sees only its own partitions of it, so the memory backend is
+for one replica. With Redis (persistent, AOF) resuming from committed offsets is right.
 """
 
-from consumer.directory._api import ContactDirectory, DirectoryUnavailable
+from consumer.directory._api import ContactDirectory, DirectoryUnavailable, with_contact
 from consumer.directory._memory import MemoryDirectory
 from consumer.directory._record import MAX_DEPTH, Resolution
 from consumer.directory._redis import RedisDirectory
@@ -36,4 +40,4 @@ from consumer.directory.settings import ContactSettings, directory_url, make_dir
 
 __all__ = ["MAX_DEPTH", "BootstrapError", "BootstrapResult", "ContactDirectory", "ContactSettings",
            "DirectoryUnavailable", "MemoryDirectory", "RedisDirectory", "Resolution",
-           "directory_url", "load_bootstrap_file", "make_directory"]
+           "directory_url", "load_bootstrap_file", "make_directory", "with_contact"]

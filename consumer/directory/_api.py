@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from consumer.directory._record import Resolution
-from transforms.activity import Contact, Link
+from transforms.activity import Activity, Contact, Link
 
 
 class DirectoryUnavailable(Exception):
@@ -43,3 +44,21 @@ class ContactDirectory(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def with_contact(activity: Activity, directory: ContactDirectory) -> Activity | None:
+    """``activity`` ready to send: as it is when its contact has a direct identifier, else with
+    the identifiers the directory resolves its refs to (the refs kept, for ``try`` and logs),
+    else None (unresolved: let it wait).
+
+    The idempotency key must not change with the resolution: when the transform gave none,
+    derive it from the activity *before* this call (the derived key hashes the payload, contact
+    included, and a customer's email may change while the event waits or between a delivery and
+    its replay)."""
+    contact = activity.contact
+    if contact.identifier() is not None or not contact.refs:
+        return activity
+    found = directory.resolve(contact.refs)
+    if found is None:
+        return None
+    return dataclasses.replace(activity, contact=dataclasses.replace(found, refs=contact.refs))

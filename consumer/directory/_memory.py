@@ -15,7 +15,7 @@ class MemoryDirectory:
     from the last Link that named the ref). Forgotten on restart: replay the customers topic or
     the bootstrap file. Owned by the poll thread: no locks."""
 
-    def __init__(self, max_entries: int = 1_000_000, ttl_s: float = 180 * 86400,
+    def __init__(self, max_entries: int = 500_000, ttl_s: float = 180 * 86400,
                  clock: Callable[[], float] = time.monotonic):
         self.clock = clock
         self._store = ExpiringRecords(max_entries, ttl_s)

@@ -7,7 +7,6 @@ resolve with :func:`walk`, so the merge and resolution rules live here once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from transforms.activity import Contact, Link
@@ -20,22 +19,46 @@ MAX_DEPTH = 8
 FIELDS = ("email", "phone", "mobile", "unique_external_id")
 
 
-class Record(NamedTuple):
+class Record:
     """One ref's knowledge. ``None`` is absent (an empty string in a Link counts as absent)."""
 
-    email: str | None = None
-    phone: str | None = None
-    mobile: str | None = None
-    unique_external_id: str | None = None
-    alias_of: str | None = None
+    __slots__ = ("_contact", "alias_of", "email", "mobile", "phone", "unique_external_id")
+
+    def __init__(self, email: str | None = None, phone: str | None = None,
+                 mobile: str | None = None, unique_external_id: str | None = None,
+                 alias_of: str | None = None):
+        self.email, self.phone, self.mobile = email, phone, mobile
+        self.unique_external_id, self.alias_of = unique_external_id, alias_of
+        self._contact: Contact | None = None
+
+    def values(self) -> tuple[str | None, ...]:
+        """email, phone, mobile, unique_external_id, alias_of."""
+        return (self.email, self.phone, self.mobile, self.unique_external_id, self.alias_of)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Record) and self.values() == other.values()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache inside; compare by value only
+
+    def __repr__(self) -> str:
+        return f"Record{self.values()!r}"
 
     def has_identifier(self) -> bool:
         return bool(self.email or self.phone or self.mobile or self.unique_external_id)
 
+    def contact(self) -> Contact | None:
+        """This ref's own identifiers as a Contact, built once (resolving is the hot path)."""
+        if self._contact is None and self.has_identifier():
+            self._contact = Contact(self.email, self.phone, self.mobile, self.unique_external_id)
+        return self._contact
+
     def merged(self, newer: Record) -> Record:
         """A later Link adds what it knows and replaces what it knows differently; it never
         removes a field (a payment event without a phone says nothing about the phone)."""
-        return Record(*(n if n else o for o, n in zip(self, newer, strict=True)))
+        return Record(newer.email or self.email, newer.phone or self.phone,
+                      newer.mobile or self.mobile,
+                      newer.unique_external_id or self.unique_external_id,
+                      newer.alias_of or self.alias_of)
 
 
 def record_of(link: Link) -> Record | None:
@@ -44,6 +67,8 @@ def record_of(link: Link) -> Record | None:
     A Link aliasing itself teaches nothing either: it would only make a one-ref cycle.
     ``link.contact.refs`` is not read: aliases are said with ``alias_of``.
     """
+    if not link.ref:
+        return None
     c = link.contact
     alias = link.alias_of if link.alias_of and link.alias_of != link.ref else None
     if c is None:
@@ -53,14 +78,26 @@ def record_of(link: Link) -> Record | None:
     return rec if rec.has_identifier() or alias else None
 
 
-@dataclass(frozen=True, slots=True)
-class Resolution:
+class Resolution(NamedTuple):
     """What :func:`walk` found: the contact (None: unresolved) and every ref it looked up, in
     order, the missing one at the end of a broken chain included. The waiting room watches those
     refs: a Link for any of them may complete the chain."""
 
     contact: Contact | None
     visited: tuple[str, ...]
+    missing: tuple[str, ...] = ()  # refs looked up and not known: what an unresolved one awaits
+
+    def describe(self) -> str:
+        """One line for ``try`` and debug logs."""
+        looked_up = " → ".join(self.visited) or "no refs"
+        if self.contact is not None:
+            field, value = self.contact.identifier() or ("", "")
+            return f"resolved to {field} {value} (looked up {looked_up})"
+        if self.missing:
+            return (f"waiting for {', '.join(self.missing)} to be learned "
+                    f"(looked up {looked_up})")
+        return (f"cannot resolve: no identifier on a cycle or within {MAX_DEPTH} hops "
+                f"(looked up {looked_up})")
 
 
 def walk(refs: Sequence[str], get: Callable[[str], Record | None]) -> Resolution:
@@ -71,8 +108,9 @@ def walk(refs: Sequence[str], get: Callable[[str], Record | None]) -> Resolution
     Cycle-safe and at most :data:`MAX_DEPTH` lookups per ref.
     """
     visited: list[str] = []
+    missing: list[str] = []
     for start in refs:
-        fields: list[str | None] = [None, None, None, None]
+        email = phone = mobile = uid = None
         seen: set[str] = set()
         ref: str | None = start
         while ref is not None and ref not in seen and len(seen) < MAX_DEPTH:
@@ -80,11 +118,17 @@ def walk(refs: Sequence[str], get: Callable[[str], Record | None]) -> Resolution
             visited.append(ref)
             rec = get(ref)
             if rec is None:
+                missing.append(ref)
                 break
-            for i in range(4):
-                if fields[i] is None:
-                    fields[i] = rec[i]
+            if rec.alias_of is None and not (email or phone or mobile or uid):
+                # the usual end of a chain: nothing gathered before it, nothing after it
+                contact = rec.contact()
+                if contact is not None:
+                    return Resolution(contact, tuple(visited))
+                break
+            email, phone = email or rec.email, phone or rec.phone
+            mobile, uid = mobile or rec.mobile, uid or rec.unique_external_id
             ref = rec.alias_of
-        if fields[0] or fields[1] or fields[2] or fields[3]:
-            return Resolution(Contact(*fields), tuple(visited))
-    return Resolution(None, tuple(visited))
+        if email or phone or mobile or uid:
+            return Resolution(Contact(email, phone, mobile, uid), tuple(visited))
+    return Resolution(None, tuple(visited), tuple(missing))

@@ -34,7 +34,7 @@ log = logging.getLogger("consumer.directory")
 
 _KEYS = frozenset({"ref", "alias_of", "contact", *FIELDS})
 _MAX_REPORTED = 20
-_BATCH = 1000
+_BATCH = 1000  # Links learned and flushed at once (the Redis backend splits its flushes)
 
 
 class BootstrapError(Exception):
@@ -82,7 +82,8 @@ def link_of(entry: Any) -> Link:
         if not isinstance(fields, dict) or set(fields) - set(FIELDS) or set(entry) & set(FIELDS):
             raise ValueError(f"contact must be an object with only {', '.join(FIELDS)}, and "
                              "the identifiers go either inside it or beside ref, not both")
-    contact = Contact(*(_text(fields, f) for f in FIELDS))
+    contact = Contact(_text(fields, "email"), _text(fields, "phone"), _text(fields, "mobile"),
+                      _text(fields, "unique_external_id"))
     alias = _text(entry, "alias_of")
     if contact.identifier() is None and alias is None:
         raise ValueError(f"{ref} teaches nothing: give an email, phone, mobile, "

@@ -30,18 +30,19 @@ class ContactSettings(_Section):
     # How long a ref is remembered after the last event that named it. 180 days: a dispute
     # reaches its charge up to 120 days after the payment (Visa and Mastercard's usual window),
     # refunds come months after an order, and a customer can be silent for a season between
-    # orders. About 120 bytes a ref in Redis.
+    # orders. About 160 bytes a ref in Redis (measured: bench/directory_cost.py).
     ttl_s: float = Field(180 * 86400.0, gt=0)
-    # memory backend: refs held, the least recently learned forgotten first (~300 bytes each:
-    # the default is ~300 MB at most; check `evicted`).
-    max_entries: int = Field(1_000_000, ge=1)
-    # redis backend: the local cache in front of Redis (records, ~300 bytes each) ...
+    # memory backend: refs held, the least recently learned forgotten first. About 380 bytes
+    # each (measured), so the default is ~190 MB at most; more customers than that: use redis.
+    max_entries: int = Field(500_000, ge=1)
+    # redis backend: the local cache in front of Redis (~380 bytes a record: ~40 MB) ...
     cache_entries: int = Field(100_000, ge=1)
     # ... and how stale it may be: another replica's update of a known customer shows here
     # after at most this long. Unresolved refs are never cached.
     cache_ttl_s: float = Field(30.0, gt=0)
-    # redis backend: per call. The poll thread waits this long at most, so keep it short.
-    timeout_s: float = Field(0.5, gt=0, le=5)
+    # redis backend: per call. The poll thread waits this long at most, so keep it short; a
+    # flush of 250 Links takes a few ms, but 0.5 s timed out on this 2-core machine at load 11.
+    timeout_s: float = Field(1.0, gt=0, le=5)
     # How long an event whose contact is unknown waits for a Link before it is dead-lettered as
     # contact_unresolved (redrivable). One hour: webhooks arrive out of order and a customers
     # topic may lag by minutes; data that has not come in an hour is missing, not late.

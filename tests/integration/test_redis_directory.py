@@ -3,6 +3,7 @@ replicas, plus what only a network backend can do (TTL in Redis, go away, come b
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -10,7 +11,14 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.directory import DirectoryUnavailable, MemoryDirectory, RedisDirectory
+from consumer.directory import (
+    MAX_DEPTH,
+    DirectoryUnavailable,
+    MemoryDirectory,
+    RedisDirectory,
+    load_bootstrap_file,
+)
+from consumer.waiting_room import WaitingRoom
 from tests.unit.directory_contract import RACHEL, DirectoryContract, email
 from tests.unit.test_directory import REFS, FakeClock, _link
 from transforms.activity import Contact, Link
@@ -106,6 +114,26 @@ def test_at_most_one_round_trip_per_resolve_and_none_on_a_cache_hit(replicas):
     assert b.round_trips == before + 3  # unresolved refs are asked each time, never cached
 
 
+def test_a_ref_not_in_the_cache_is_asked_before_a_later_cached_ref_wins(replicas):
+    a, b, _ = replicas
+    a.learn([email("stripe:cus_2", "monica@example.com")])
+    a.flush()
+    assert b.resolve(["stripe:cus_2"]) == Contact(email="monica@example.com")  # cached in b
+    a.learn([email("stripe:cus_1", RACHEL)])
+    a.flush()
+    assert b.resolve(["stripe:cus_1", "stripe:cus_2"]) == Contact(email=RACHEL)
+
+
+def test_a_cold_replica_walks_a_chain_of_max_depth_in_redis_and_no_further(replicas):
+    a, b, _ = replicas
+    a.learn([Link(f"x:{i}", alias_of=f"x:{i + 1}") for i in range(MAX_DEPTH)]
+            + [email(f"x:{MAX_DEPTH}", RACHEL)])
+    a.flush()
+    assert b.lookup(["x:0"]) == (None, tuple(f"x:{i}" for i in range(MAX_DEPTH)), ())
+    assert b.resolve(["x:1"]) == Contact(email=RACHEL)
+    assert b.round_trips == 2
+
+
 def test_another_replicas_update_shows_after_the_cache_ttl(replicas):
     a, b, clock = replicas
     a.learn([email("stripe:cus_1", "old@example.com")])
@@ -181,3 +209,41 @@ def test_redis_resolves_like_memory(redis_url, links, queries):
     finally:
         d.close()
         other.close()
+
+
+def test_an_event_parked_on_one_replica_is_released_when_another_replica_learns_its_customer(
+        replicas):
+    a, b, _ = replicas
+    a.learn([Link("stripe:ch_1", alias_of="stripe:cus_1")])
+    a.flush()
+    room: WaitingRoom[str] = WaitingRoom(a, max_waiting=10, wait_s=3600)
+    found = a.lookup(["stripe:ch_1"])
+    assert found.contact is None
+    assert room.park("charge ch_1", ["stripe:ch_1"], watch=found.visited)
+    b.learn([email("stripe:cus_1", RACHEL)])  # the customers topic's partition is b's
+    b.flush()
+    assert room.released_by([]) == []  # a learned nothing itself
+    assert room.recheck(10) == [("charge ch_1", Contact(email=RACHEL))]
+    assert len(room) == 0
+
+
+def test_a_bootstrap_file_loaded_by_one_replica_serves_every_replica(replicas, tmp_path):
+    a, b, _ = replicas
+    path = tmp_path / "customers.jsonl"
+    path.write_text("\n".join(
+        json.dumps({"ref": f"stripe:cus_{i}", "email": f"c{i}@example.com"}) for i in range(2500)))
+    result = load_bootstrap_file(a, path)
+    assert (result.lines, result.links) == (2500, 2500)
+    assert a.round_trips == 10  # 250 Links a round trip
+    assert b.resolve(["stripe:cus_2499"]) == Contact(email="c2499@example.com")
+
+
+def test_a_value_that_is_not_utf8_is_replaced_not_raised(redis_url):
+    raw = redis.Redis.from_url(redis_url)
+    d = RedisDirectory(redis_url, prefix="c:")
+    try:
+        raw.hset("c:stripe:cus_1", mapping={"e": b"r\xe9chel@example.com"})  # Latin-1, by someone
+        assert d.resolve(["stripe:cus_1"]) == Contact(email="r\ufffdchel@example.com")
+    finally:
+        raw.close()
+        d.close()

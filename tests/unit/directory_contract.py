@@ -28,6 +28,13 @@ class DirectoryContract:
         assert d.resolve(["stripe:cus_2"]) is None
         assert d.resolve([]) is None
 
+    def test_identifiers_come_back_exactly_as_learned(self):
+        d = self.directory()
+        odd = "zoë.o'brien+\"shop\"/\u202e@exämple.com"
+        d.learn([Link("shopify:customer:\u00e9/1", contact=Contact(email=odd, phone="+44 (0)20 7946-0958"))])
+        assert d.resolve(["shopify:customer:\u00e9/1"]) == Contact(email=odd,
+                                                                    phone="+44 (0)20 7946-0958")
+
     def test_an_alias_chain_resolves_to_the_customer_at_its_end(self):
         d = self.directory()
         d.learn([Link("stripe:dp_1", alias_of="stripe:ch_1"),
@@ -96,7 +103,14 @@ class DirectoryContract:
         found = d.lookup(["stripe:dp_1", "stripe:pi_7"])
         assert found.contact is None
         assert found.visited == ("stripe:dp_1", "stripe:ch_1", "stripe:cus_1", "stripe:pi_7")
+        assert found.missing == ("stripe:cus_1", "stripe:pi_7")
+        assert found.describe() == ("waiting for stripe:cus_1, stripe:pi_7 to be learned (looked "
+                                    "up stripe:dp_1 → stripe:ch_1 → stripe:cus_1 → stripe:pi_7)")
         d.learn([email("stripe:cus_1", RACHEL)])
         found = d.lookup(["stripe:dp_1", "stripe:pi_7"])
         assert found.contact == Contact(email=RACHEL)
         assert found.visited == ("stripe:dp_1", "stripe:ch_1", "stripe:cus_1")
+        assert found.describe() == ("resolved to email rachel@example.com "
+                                    "(looked up stripe:dp_1 → stripe:ch_1 → stripe:cus_1)")
+        d.learn([Link("x:a", alias_of="x:b"), Link("x:b", alias_of="x:a")])
+        assert d.lookup(["x:a"]).describe().startswith("cannot resolve: no identifier on a cycle")

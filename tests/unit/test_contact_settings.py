@@ -35,7 +35,7 @@ def problems(contacts=None, ledger=None) -> str:
 def test_the_defaults_are_a_memory_directory_kept_180_days_and_an_hour_of_waiting():
     c = config().contacts
     assert (c.backend, c.ttl_s, c.wait_s, c.max_waiting, c.max_entries, c.prefix) == (
-        "memory", 180 * 86400, 3600, 10_000, 1_000_000, "fdac-contacts:")
+        "memory", 180 * 86400, 3600, 10_000, 500_000, "fdac-contacts:")
     assert isinstance(make_directory(c, config().ledger), MemoryDirectory)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer.directory import MAX_DEPTH, MemoryDirectory
+from consumer.directory import MAX_DEPTH, MemoryDirectory, with_contact
 from tests.unit.directory_contract import RACHEL, DirectoryContract, email
-from transforms.activity import Contact, Link
+from transforms.activity import Activity, Actor, Contact, Link, Source
 
 
 class FakeClock:
@@ -121,3 +123,25 @@ def test_resolve_agrees_with_the_plain_model(links, refs):
     d = MemoryDirectory()
     d.learn(links)
     assert d.resolve(refs) == model_resolve(links, refs)
+
+
+# --- the pipeline's step ----------------------------------------------------------------------
+
+def _activity(contact: Contact) -> Activity:
+    return Activity(name="Payment succeeded", contact=contact, actor=Actor("cus_1", "Rachel"),
+                    source=Source("stripe", "acct_1"), timestamp=datetime(2024, 5, 1, tzinfo=UTC),
+                    key="stripe:evt_1")
+
+
+def test_with_contact_fills_identifiers_from_refs_and_leaves_direct_contacts_alone():
+    d = MemoryDirectory()
+    d.learn([Link("stripe:ch_1", alias_of="stripe:cus_1"), email("stripe:cus_1", RACHEL)])
+    waiting = _activity(Contact(refs=("stripe:ch_1",)))
+    sent = with_contact(waiting, d)
+    assert sent is not None and sent.contact == Contact(email=RACHEL, refs=("stripe:ch_1",))
+    assert sent.payload()["contact"] == {"email": RACHEL} and sent.key == "stripe:evt_1"
+    direct = _activity(Contact(phone="+1555", refs=("stripe:cus_1",)))
+    assert with_contact(direct, d) is direct
+    assert with_contact(_activity(Contact(refs=("stripe:cus_2",))), d) is None
+    nothing = _activity(Contact())
+    assert with_contact(nothing, d) is nothing  # no refs: the contract check reports it
