@@ -138,6 +138,9 @@ class Subscription(_Section):
     topic: str = Field(min_length=1)
     # A built-in transform name ("orders", "payments") or "package.module:function".
     transform: str = Field(min_length=1)
+    # true: the topic only feeds the contact directory (e.g. a compacted customers topic): the
+    # Links its events teach are learned, and nothing of it is ever posted.
+    learn_only: bool = False
 
     @property
     def is_pattern(self) -> bool:

@@ -23,9 +23,10 @@ from consumer.message import Message
 from consumer.transform_runner import ContactLookup, Outcome, decode, run_transform
 from transforms import EventMeta, Filtered, Transform, resolve
 
-__all__ = ["DEAD_LETTER_TOPIC", "TOMBSTONE", "Outcome", "Route", "Router"]
+__all__ = ["DEAD_LETTER_TOPIC", "LEARN_ONLY", "TOMBSTONE", "Outcome", "Route", "Router"]
 
 TOMBSTONE = Filtered("tombstone", "a tombstone (null value) is not an event")
+LEARN_ONLY = Filtered("learn_only", "the subscription only feeds the contact directory")
 DEAD_LETTER_TOPIC = Filtered("dead_letter_topic", "a dead-letter topic caught by a pattern is left alone")
 
 
@@ -108,4 +109,7 @@ class Router:
         if isinstance(event, Failure):
             return event
         meta = EventMeta(msg.topic, msg.partition, msg.offset, msg.timestamp, msg.key, msg.headers)
-        return run_transform(route.transform, route.subscription.transform, event, meta, directory)
+        outcome = run_transform(route.transform, route.subscription.transform, event, meta, directory)
+        if route.subscription.learn_only and not isinstance(outcome, (Failure, Filtered)):
+            return LEARN_ONLY  # its Links were learned above; activities and waits are not ours
+        return outcome

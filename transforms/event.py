@@ -57,6 +57,7 @@ FILTER_REASONS: dict[str, str] = {
     "contact_facts": "the event only teaches the contact directory (Links, no activity)",
     "tombstone": "a tombstone (null value) is not an event",
     "dead_letter_topic": "a dead-letter topic caught by a pattern is left alone",
+    "learn_only": "a learn_only subscription: its events only feed the contact directory",
 }
 
 

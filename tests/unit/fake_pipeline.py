@@ -215,7 +215,8 @@ class FakeDeadLetters:
 
 def pipeline(kafka: FakeKafka, station: FakeStation, dead_letters: FakeDeadLetters,
              transform: str = "orders", contacts: dict[str, Any] | None = None,
-             dead_letter: dict[str, Any] | None = None, **processing: Any) -> ActivityConsumer:
+             dead_letter: dict[str, Any] | None = None, learn_only: bool = False,
+             **processing: Any) -> ActivityConsumer:
     config = parse_config({
         "kafka": {"bootstrap.servers": "fake:9092", "group.id": "g"},
         "freshdesk": {"base_url": "http://127.0.0.1:1", "api_key": "k"},
@@ -224,7 +225,7 @@ def pipeline(kafka: FakeKafka, station: FakeStation, dead_letters: FakeDeadLette
         "metrics": {"enabled": False},
         "contacts": contacts or {},
         "dead_letter": dead_letter or {},
-        "subscriptions": [{"topic": TOPIC, "transform": transform}],
+        "subscriptions": [{"topic": TOPIC, "transform": transform, "learn_only": learn_only}],
     }, "<test>", {})
     consumer = ActivityConsumer(config, Router.from_config(config), metrics=Metrics(CollectorRegistry()),
                                 make_kafka_consumer=lambda _settings: kafka,

@@ -115,3 +115,13 @@ def test_past_wait_s_it_is_dead_lettered_as_contact_unresolved_without_tripping_
         "all five: missing data is not a bad deploy, the breaker stays closed")
     assert kafka.committed_now() == {(WAITING, 0): 5}
     assert consumer.readiness() == (True, "ok")
+
+
+def test_a_learn_only_subscription_teaches_the_directory_and_posts_nothing():
+    station, dlq = FakeStation(), FakeDeadLetters()
+    kafka = FakeKafka([lambda k: (k.assign(0), [customer(0), charge(1, "cus_1")])[1]])
+    consumer = pipeline(kafka, station, dlq, transform=TRANSFORM, learn_only=True)
+    consumer.run()
+    assert station.jobs == {} and dlq.produced == [], "nothing posted, nothing parked"
+    assert consumer.counts.filtered == 2
+    assert kafka.committed_now() == {(TOPIC, 0): 2}
