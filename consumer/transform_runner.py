@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import orjson
 
 from consumer.dead_letter import Failure
+from consumer.directory import with_contact
 from consumer.job import Delivery
 from transforms import (
     FILTERED_UNSPECIFIED,
@@ -36,6 +37,7 @@ from transforms import (
     Transform,
     TransformError,
     activity_key,
+    check,
     encode,
 )
 
@@ -97,13 +99,28 @@ def run_transform(transform: Transform, name: str, event: Any, meta: EventMeta,
     if not isinstance(items, list) or not all(isinstance(a, (Activity, Link)) for a in items):
         return Failure("transform", f"transform {name!r} returned {type(result).__name__}; "
                                     "expected Activity, Link, a list of them, Filtered or None")
-    links = [x for x in items if isinstance(x, Link)]
-    if links and directory is not None:
-        directory.learn(links)
-    activities = [x for x in items if isinstance(x, Activity)]
-    if not activities:
-        return CONTACT_FACTS if links else FILTERED_UNSPECIFIED
-    resolved, unknown = _resolve(activities, directory)
+    try:
+        checked = check(items, f"transform {name!r}")  # Links and refs-only contacts checked too
+    except ContractError as e:
+        return Failure("validation", str(e))
+    if checked.links and directory is not None:
+        directory.learn(checked.links)
+    if not checked.activities:
+        return CONTACT_FACTS if checked.links else FILTERED_UNSPECIFIED
+    resolved: list[Activity] = []
+    unknown: list[str] = []
+    for activity in checked.activities:
+        if activity.contact.identifier() is None:
+            # Its key, when the transform gave none, is derived before the resolution: an email
+            # that changes while it waits (or before a replay) must not make it a new activity.
+            keyed = activity if activity.key else dataclasses.replace(
+                activity, key=activity_key(activity, orjson.dumps(activity.payload())))
+            found = with_contact(keyed, directory) if directory is not None else None  # type: ignore[arg-type]
+            if found is None:
+                unknown += activity.contact.refs
+                continue
+            activity = found
+        resolved.append(activity)
     if unknown:
         return Waiting(tuple(dict.fromkeys(unknown)))
     deliveries: list[Delivery] = []
@@ -122,19 +139,3 @@ def _encode_one(activity: Activity) -> tuple[Delivery] | Failure:
         return Failure("validation", str(e))
     field, value = activity.contact.identifier()  # type: ignore[misc]  # encode checked it
     return (Delivery(activity_key(activity, body), f"{field}:{value.lower()}", body),)
-
-
-def _resolve(activities: list[Activity], directory: ContactLookup | None
-             ) -> tuple[list[Activity], list[str]]:
-    """Activities with their contact resolved, and the refs nobody knows yet."""
-    resolved, unknown = [], []
-    for activity in activities:
-        contact = activity.contact
-        if contact.identifier() is None and contact.refs:
-            found = directory.resolve(contact.refs) if directory is not None else None
-            if found is None or found.identifier() is None:
-                unknown.extend(contact.refs)
-                continue
-            activity = dataclasses.replace(activity, contact=dataclasses.replace(found, refs=()))
-        resolved.append(activity)
-    return resolved, unknown
