@@ -196,6 +196,7 @@ def out_of_order(stored: list[dict], expected: dict[str, list[tuple[str, str]]])
     return bad
 
 
+@pytest.mark.timeout(1200)  # starved, on a busy 2-core machine, it takes several minutes
 @pytest.mark.parametrize("starved", [False, True], ids=["normal", "cpu_starved"])
 def test_every_event_lands_exactly_once_in_order_through_kills_rebalances_and_faults(
         starved, tmp_path, redis_server, sandbox_factory, capsys):
