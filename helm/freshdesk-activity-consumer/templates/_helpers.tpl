@@ -148,11 +148,16 @@ consumer expands them from the environment at start-up; the ConfigMap never hold
 {{- if eq (include "fdac.ledgerBackend" .) "redis" }}
 {{- $_ := set $ledger "url" "${LEDGER_REDIS_URL}" }}
 {{- end }}
+{{- $contacts := $c.contacts | default dict }}
+{{- /* Replicas share what they learn: the directory lives in the ledger's Redis by default. */}}
+{{- if not $contacts.backend }}
+{{- $_ := set $contacts "backend" (include "fdac.ledgerBackend" .) }}
+{{- end }}
 {{- $metrics := $c.metrics | default dict }}
 {{- /* The probes and the scraper need the server, on every interface of the pod. */}}
 {{- $_ := set $metrics "enabled" true }}
 {{- $_ := set $metrics "host" "0.0.0.0" }}
-{{- $out := dict "kafka" $kafka "freshdesk" $fd "ledger" $ledger "metrics" $metrics }}
+{{- $out := dict "kafka" $kafka "freshdesk" $fd "ledger" $ledger "contacts" $contacts "metrics" $metrics }}
 {{- range $k := list "processing" "dead_letter" "log" "subscriptions" }}
 {{- if hasKey $c $k }}
 {{- $_ := set $out $k (get $c $k) }}
