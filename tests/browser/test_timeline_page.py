@@ -216,3 +216,17 @@ def test_the_browser_would_notice_a_script_that_ran(browser: Chromium) -> None:
     """The control: the same text served unescaped runs, and the test would fail on it."""
     with pytest.raises(BrowserError, match="opened a dialog"):
         browser.goto("data:text/html,<strong><script>alert(1)</script></strong>")
+
+
+def test_headings_count_in_english(sandbox_factory: SandboxFactory, browser: Chromium) -> None:
+    """Found by looking at the screenshots: "1 activities"."""
+    sandbox = sandbox_factory()
+    for case in (SHOPIFY_ORDER, STRIPE_CHECKOUT):
+        post(sandbox, deliver(case["transform"], case["fixture"], *case["headers"]).body)
+
+    browser.goto(sandbox.base_url + "/")
+    assert browser.evaluate("document.querySelector('h2').innerText") == (
+        "Contacts 2 contacts, 2 activities")
+    open_timeline(browser, sandbox, STRIPE_CHECKOUT["contact"])
+    assert browser.evaluate("document.querySelector('h2').innerText") == (
+        "billz@supabase.io email · 1 activity, newest first")
