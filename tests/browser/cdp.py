@@ -73,6 +73,7 @@ class Chromium:
         self._ids = itertools.count(1)
         self._inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._out: Any = None  # our end of Chromium's fd 3
         self._session = ""
         self._stderr_path = profile_dir / "chromium.stderr"
 
@@ -109,25 +110,31 @@ class Chromium:
         self._out = os.fdopen(cmd_w, "wb", buffering=0)
         threading.Thread(target=self._read, args=(out_r,), name="chromium-cdp",
                          daemon=True).start()
-        # The first answer proves the browser is up and speaking the protocol.
-        self.version = self.call("Browser.getVersion", session=False)["product"]
-        target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)
-        self._session = self.call("Target.attachToTarget",
-                                  {"targetId": target["targetId"], "flatten": True},
-                                  session=False)["sessionId"]
-        for domain in ("Page.enable", "Runtime.enable"):
-            self.call(domain)
+        try:
+            # The first answer proves the browser is up and speaking the protocol.
+            self.version = self.call("Browser.getVersion", session=False)["product"]
+            target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)
+            self._session = self.call("Target.attachToTarget",
+                                      {"targetId": target["targetId"], "flatten": True},
+                                      session=False)["sessionId"]
+            for domain in ("Page.enable", "Runtime.enable"):
+                self.call(domain)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _read(self, fd: int) -> None:
         buffer = b""
-        with os.fdopen(fd, "rb", buffering=0) as stream:
-            while chunk := stream.read(1 << 16):
-                buffer += chunk
-                *messages, buffer = buffer.split(b"\0")
-                for message in messages:
-                    self._inbox.put(orjson.loads(message))
-        self._inbox.put(None)  # the browser closed its end: it exited
+        try:
+            with os.fdopen(fd, "rb", buffering=0) as stream:
+                while chunk := stream.read(1 << 16):
+                    buffer += chunk
+                    *messages, buffer = buffer.split(b"\0")
+                    for message in messages:
+                        self._inbox.put(orjson.loads(message))
+        finally:
+            self._inbox.put(None)  # the browser closed its end (it exited), or spoke garbage
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
