@@ -65,6 +65,13 @@ def _link(url: Any, text: str) -> str:
     return escape(text)
 
 
+def _count(n: int, noun: str) -> str:
+    """1 activity, 2 activities; 1 contact, 0 contacts."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
+
+
 def _when(iso: str) -> str:
     """2020-10-01T14:00:00.000Z -> 1 Oct 2020, 14:00:00 UTC"""
     moment = datetime.fromisoformat(iso)
@@ -124,9 +131,9 @@ async def contacts_page(request: web.Request) -> web.Response:
         f'<td>{escape(c["identifier_type"])}</td><td class="num">{c["activities"]}</td>'
         f'<td class="muted">{escape(_when(c["created_at"]))}</td></tr>' for c in contacts)
     total = sum(c["activities"] for c in contacts)
-    body = (f"<h2>Contacts <span class=\"muted\">{len(contacts)} contacts, {total} activities"
-            f"</span></h2><table><thead><tr><th>Contact</th><th>Identifier</th>"
-            f'<th class="num">Activities</th><th>Created</th></tr></thead><tbody>'
+    body = (f"<h2>Contacts <span class=\"muted\">{_count(len(contacts), 'contact')}, "
+            f"{_count(total, 'activity')}</span></h2><table><thead><tr><th>Contact</th>"
+            f'<th>Identifier</th><th class="num">Activities</th><th>Created</th></tr></thead><tbody>'
             f"{rows or '<tr><td colspan=4 class=muted>No activities received yet.</td></tr>'}"
             f"</tbody></table>")
     return _layout("Freshdesk sandbox: contacts", body)
@@ -144,7 +151,7 @@ async def timeline_page(request: web.Request) -> web.Response:
     items = "".join(render_activity(entry) for entry in entries)
     body = (f'<p><a href="/">← All contacts</a></p><h2>{escape(contact["value"])} '
             f'<span class="muted">{escape(contact["identifier_type"])} · '
-            f"{len(entries)} activities, newest first</span></h2>"
+            f"{_count(len(entries), 'activity')}, newest first</span></h2>"
             f'<ol class="timeline">{items}</ol>')
     return _layout(f"Timeline: {contact['value']}", body)
 
