@@ -60,7 +60,7 @@ from pydantic import Field, SecretStr, model_validator
 from consumer._section import _Section
 
 __all__ = ["Claim", "Ledger", "LedgerSettings", "LedgerUnavailable", "MemoryLedger", "RedisLedger",
-           "make_ledger", "redact_url"]
+           "make_ledger", "redact_url", "url_password"]
 
 T = TypeVar("T")
 
@@ -128,10 +128,15 @@ class LedgerSettings(_Section):
     @property
     def url_password(self) -> str | None:
         """The password inside ``url`` (for logs.register_secret), if any."""
-        if self.url is None:
-            return None
-        password = urlsplit(self.url.get_secret_value()).password
-        return unquote(password) if password else None
+        return url_password(self.url)
+
+
+def url_password(url: SecretStr | None) -> str | None:
+    """The password inside a redis:// URL, for logs.register_secret; None when it has none."""
+    if url is None:
+        return None
+    password = urlsplit(url.get_secret_value()).password
+    return unquote(password) if password else None
 
 
 def make_ledger(settings: LedgerSettings) -> Ledger:

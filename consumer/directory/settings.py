@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -12,7 +12,7 @@ from consumer._section import _Section
 from consumer.directory._api import ContactDirectory
 from consumer.directory._memory import MemoryDirectory
 from consumer.directory._redis import RedisDirectory
-from consumer.ledger import LedgerSettings
+from consumer.ledger import LedgerSettings, url_password
 
 __all__ = ["ContactSettings", "directory_url", "make_directory"]
 
@@ -76,10 +76,7 @@ class ContactSettings(_Section):
     @property
     def url_password(self) -> str | None:
         """The password inside ``url`` (for logs.register_secret), if any."""
-        if self.url is None:
-            return None
-        password = urlsplit(self.url.get_secret_value()).password
-        return unquote(password) if password else None
+        return url_password(self.url)
 
 
 def directory_url(contacts: ContactSettings, ledger: LedgerSettings) -> SecretStr | None:
