@@ -6,12 +6,18 @@ Pure arithmetic on what the Kafka client already knows, so the poll thread can r
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from confluent_kafka import KafkaException, TopicPartition
 
-__all__ = ["OFFSET_INVALID", "partition_lag"]
+if TYPE_CHECKING:
+    from consumer.in_flight import PartitionWork
+    from consumer.metrics import Metrics
+
+__all__ = ["OFFSET_INVALID", "forget_lag_gauges", "partition_lag", "update_lag_gauges"]
 
 TP = tuple[str, int]
 OFFSET_INVALID = -1001  # librdkafka's "not known (yet)"
@@ -70,3 +76,24 @@ def _watermarks(consumer: Any, tp: TP, timeout: float | None) -> tuple[int, int]
     if got is None:  # the broker did not answer within the timeout
         return OFFSET_INVALID, OFFSET_INVALID
     return int(got[0]), int(got[1])
+
+
+def update_lag_gauges(metrics: Metrics, consumer: _Watermarks,
+                      parts: Mapping[TP, PartitionWork]) -> None:
+    """Lag in messages (end of partition - first unsettled) and seconds (oldest pending's age)."""
+    now = time.time()
+    lags = partition_lag(consumer, list(parts),
+                         {tp: part.next_unsettled for tp, part in parts.items()})
+    for tp, part in parts.items():
+        labels = (tp[0], str(tp[1]))
+        if tp in lags:  # unknown until the partition's first fetch: keep the last value
+            metrics.lag_messages.labels(*labels).set(lags[tp])
+        oldest = part.oldest_timestamp
+        metrics.time_lag_seconds.labels(*labels).set(max(0.0, now - oldest) if oldest else 0.0)
+
+
+def forget_lag_gauges(metrics: Metrics, tp: TP) -> None:
+    """A revoked partition's gauges go, so a dashboard does not show a lag nobody owns."""
+    for gauge in (metrics.lag_messages, metrics.time_lag_seconds):
+        with contextlib.suppress(KeyError):
+            gauge.remove(tp[0], str(tp[1]))

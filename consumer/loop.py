@@ -25,11 +25,8 @@ Invariants kept here:
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import faulthandler
 import logging
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -55,7 +52,8 @@ from consumer.freshdesk import FreshdeskClient
 from consumer.health import HealthServer, poll_liveness
 from consumer.in_flight import InFlight, Pending
 from consumer.job import ABANDONED, Job
-from consumer.lag import partition_lag
+from consumer.kafka_close import close_within
+from consumer.lag import forget_lag_gauges, update_lag_gauges
 from consumer.ledger import make_ledger
 from consumer.message import Message
 from consumer.metrics import METRICS, Metrics
@@ -551,37 +549,9 @@ class ActivityConsumer:
         log.info("stopped", extra={"abandoned": abandoned})
 
     def _close(self) -> None:
-        """Leave the group (revoking what is left), within ``close_timeout_s``.
-
-        librdkafka's close has no timeout and can wait for a coordinator indefinitely. It runs on
-        a helper thread while this one waits (so the revoke callback it calls still runs alone);
-        past the deadline it is left behind, its stacks are printed, and the process exits
-        without it: every offset that can be committed was committed just before.
-        """
-        timeout = self.config.processing.close_timeout_s
-        started = time.monotonic()
-        failed: list[BaseException] = []
-
-        def close() -> None:
-            try:
-                self._consumer.close()
-            except BaseException as e:  # raised here, on the poll thread, as before
-                failed.append(e)
-
-        closer = threading.Thread(target=close, name="kafka-close", daemon=True)
-        closer.start()
-        closer.join(timeout)
-        if not closer.is_alive():
-            if failed:
-                raise failed[0]
-            log.info("left the group", extra={"seconds": round(time.monotonic() - started, 2)})
-            return
-        self.close_abandoned = True
-        log.error("the Kafka consumer did not leave the group within %gs; exiting without it "
-                  "(offsets are committed; the group moves its partitions after "
-                  "session.timeout.ms). Its threads' stacks follow on stderr", timeout)
-        with contextlib.suppress(OSError, ValueError, AttributeError):  # no real stderr
-            faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
+        """Leave the group within ``close_timeout_s`` (consumer.kafka_close says why it must)."""
+        if not close_within(self._consumer, self.config.processing.close_timeout_s):
+            self.close_abandoned = True
 
     # --- health and gauges -----------------------------------------------------------------------
 
@@ -601,24 +571,11 @@ class ActivityConsumer:
         return True, "ok"
 
     def _update_lag_gauges(self) -> None:
-        """Lag in messages (end of partition - first unsettled) and seconds (oldest pending's age)."""
-        now = time.time()
         self.metrics.pending.set(self.in_flight.pending)
-        parts = self.in_flight.parts
-        lags = partition_lag(self._consumer, list(parts),
-                             {tp: part.next_unsettled for tp, part in parts.items()})
-        for tp, part in parts.items():
-            labels = (tp[0], str(tp[1]))
-            if tp in lags:  # unknown until the partition's first fetch: keep the last value
-                self.metrics.lag_messages.labels(*labels).set(lags[tp])
-            oldest = part.oldest_timestamp
-            self.metrics.time_lag_seconds.labels(*labels).set(
-                max(0.0, now - oldest) if oldest else 0.0)
+        update_lag_gauges(self.metrics, self._consumer, self.in_flight.parts)
 
     def _forget_gauges(self, tp: TP) -> None:
-        for gauge in (self.metrics.lag_messages, self.metrics.time_lag_seconds):
-            with contextlib.suppress(KeyError):
-                gauge.remove(tp[0], str(tp[1]))
+        forget_lag_gauges(self.metrics, tp)
 
     def _log_progress(self) -> None:
         c = self.counts
