@@ -140,6 +140,11 @@ class WindowModel:
         t = self.ours.reaching(self.ours.at(self._last[0] - self.window_s) + calls)
         return None if t is None or t > self._last[0] else t + self.window_s
 
+    def retry_after(self, seconds: float) -> None:
+        """auto: a Retry-After longer than the window we assume means a longer window (hourly)."""
+        if self.learn_window and self._reset_at is None and seconds > self.window_s:
+            self.window_s = max(HOURLY_WINDOW_S, seconds)
+
     def margin(self, total: int) -> float:
         return max(1.0, self.margin_share * total)
 

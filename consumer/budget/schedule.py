@@ -89,6 +89,7 @@ class Schedule:
 
     def on_throttled(self, now: float, retry_after_s: float) -> None:
         self.closed_until = max(self.closed_until, now + retry_after_s)
+        self.model.retry_after(retry_after_s)
 
     def sync(self, peers_taken: int, peers_answered: int) -> None:
         """The shared schedule's count of the other replicas' calls."""
