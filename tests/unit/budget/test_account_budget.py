@@ -28,7 +28,8 @@ class FakeTime:
 
 
 def budget(fake: FakeTime, settings: BudgetSettings | None = None, **kw) -> AccountBudget:
-    return AccountBudget(settings or BudgetSettings(window_s=60), metrics=Metrics(CollectorRegistry()), clock=fake.clock, sleep=fake.sleep,
+    return AccountBudget(settings or BudgetSettings(window_s=60),
+                         metrics=Metrics(CollectorRegistry()), clock=fake.clock, sleep=fake.sleep,
                          replica="pod-a", **kw)
 
 
