@@ -3,7 +3,7 @@
 Freshdesk sends ``X-RateLimit-Total`` and ``-Remaining`` on every answer, never when the window
 resets. Two facts are enough to pace on them:
 
-- a steady rate r puts rate*W calls into *any* span of W seconds, so one rate fits a fixed window
+- a steady rate puts rate*W calls into *any* span of W seconds, so one rate fits a fixed window
   (whatever its phase, which we cannot know) and a sliding one alike:
   rate = (total - what the others need - a margin) / W;
 - what the others spend shows as ``Remaining`` falling faster than our own calls explain:
@@ -107,15 +107,16 @@ class WindowModel:
         return max(3.0, total * _RESET_SHARE, 2 * total * gap / self.window_s)
 
     def _on_reset(self, now: float, prev: tuple[float, int], total: int) -> None:
-        if self._reset_at is not None:
-            # The finished window: used at its last answer, minus our calls in it.
-            finished = max(0.0, (total - prev[1]) - self.ours.between(self._reset_at, prev[0]))
-            last = self._others_window
-            self._others_window = finished if last is None else max(finished, (finished + last) / 2)
-            if self.learn_window:
-                self._intervals = [*self._intervals[-2:], prev[0] - self._reset_at]
-                # Windows tile or sit on a clock, so a gap between resets is one window or more.
-                self.window_s = max(1.0, min(self._intervals))
+        # The finished window: used at its last answer, minus our calls in it (the first time,
+        # when its start is unknown, those of the window's length before it ended).
+        start = self._reset_at if self._reset_at is not None else prev[0] - self.window_s
+        finished = max(0.0, (total - prev[1]) - self.ours.between(start, prev[0]))
+        last = self._others_window
+        self._others_window = finished if last is None else max(finished, (finished + last) / 2)
+        if self._reset_at is not None and self.learn_window:
+            self._intervals = [*self._intervals[-2:], prev[0] - self._reset_at]
+            # Windows tile or sit on a clock, so a gap between resets is one window or more.
+            self.window_s = max(1.0, min(self._intervals))
         self.fixed = True
         # Counted from the answer before the jump: every call answered after it is in the new window.
         self._reset_at = prev[0]

@@ -156,7 +156,9 @@ class AccountBudget:
     async def _next_answer(self) -> None:
         self._answer.clear()
         try:
-            await asyncio.wait_for(self._answer.wait(), _STALE_IN_FLIGHT_S)
+            # Not wait_for: on 3.11 it can swallow a cancel that lands as the event is set.
+            async with asyncio.timeout(_STALE_IN_FLIGHT_S):
+                await self._answer.wait()
         except TimeoutError:
             self._schedule.forget_in_flight()
 

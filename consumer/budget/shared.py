@@ -108,13 +108,25 @@ class SharedSchedule:
     async def _call(self, what: str, op: Any) -> Any:
         from redis.exceptions import RedisError
 
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         try:
             async with asyncio.timeout(self._timeout_s):
-                return await op()
+                result = await op()
         except (RedisError, OSError, TimeoutError) as e:
+            self._cancelled_meanwhile(task, cancels)
             detail = self._scrub(str(e)) or "no answer"
             raise SharedUnavailable(f"budget schedule {self.url} did not answer ({what}): "
                                     f"{type(e).__name__}: {detail}") from None
+        self._cancelled_meanwhile(task, cancels)
+        return result
+
+    @staticmethod
+    def _cancelled_meanwhile(task: asyncio.Task[Any] | None, cancels: int) -> None:
+        """Re-raise a cancel the client turned into an error or an answer (seen with redis-py:
+        a cancelled delivery loop must stop, not pace on locally)."""
+        if task is not None and task.cancelling() > cancels:
+            raise asyncio.CancelledError
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
