@@ -105,7 +105,7 @@ async def _replica(spec: dict[str, Any]) -> dict[str, Any]:
         task.print_stack(file=sys.stderr)
     await client.aclose()
     await budget.aclose()
-    return {**counts, "rate": budget.rate(), "window_s": budget.window_s}
+    return {**counts, "model": budget._schedule.model.describe()}
 
 
 def replica_main(spec_json: str) -> int:
@@ -202,7 +202,7 @@ def run_case(case: Case, base_url: str, redis_url: str | None, duration: float,
         "others_throttled": others["throttled"],
         "goodput_pct": round(100 * ok / windows / available, 2),
         "throttled_pct": round(100 * throttled / max(1, ok + throttled), 3),
-        "replica_counts": [{k: r[k] for k in ("ok", "throttled", "other")} for r in replicas],
+        "replicas_seen": replicas,
         "cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
     }
 

@@ -112,10 +112,13 @@ class WindowModel:
         start = self._reset_at if self._reset_at is not None else prev[0] - self.window_s
         finished = max(0.0, (total - prev[1]) - self.ours.between(start, prev[0]))
         last = self._others_window
-        self._others_window = finished if last is None else max(finished, (finished + last) / 2)
+        # Averaged: where their spending falls relative to the window varies; a window in which
+        # they spend more than expected ends at the floor (schedule.py), not in 429s.
+        self._others_window = finished if last is None else (finished + last) / 2
         if self._reset_at is not None and self.learn_window:
-            self._intervals = [*self._intervals[-2:], prev[0] - self._reset_at]
-            # Windows tile or sit on a clock, so a gap between resets is one window or more.
+            # Each reset happened between two answers: the longest the gap can have been, and
+            # windows tile or sit on a clock, so that is one window or more. Never too short.
+            self._intervals = [*self._intervals[-2:], now - self._reset_at]
             self.window_s = max(1.0, min(self._intervals))
         self.fixed = True
         # Counted from the answer before the jump: every call answered after it is in the new window.
