@@ -96,16 +96,19 @@ async def _replica(spec: dict[str, Any]) -> dict[str, Any]:
             else:
                 counts["other"] += 1
 
+    started = time.time()
     workers = [asyncio.create_task(worker()) for _ in range(spec["in_flight"])]
     await asyncio.sleep(duration)
     for w in workers:
         w.cancel()
+    stopped = time.time()
     _, stuck = await asyncio.wait(workers, timeout=10)
     for task in stuck:  # a cancel swallowed somewhere: say where, do not hang the bench
         task.print_stack(file=sys.stderr)
     await client.aclose()
     await budget.aclose()
-    return {**counts, "model": budget._schedule.model.describe()}
+    return {**counts, "started": started, "stopped": stopped,
+            "model": budget._schedule.model.describe()}
 
 
 def replica_main(spec_json: str) -> int:
@@ -178,14 +181,15 @@ def run_case(case: Case, base_url: str, redis_url: str | None, duration: float,
     for p in procs:  # every replica imported and built: start them together
         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
     httpx.post(base_url + "/_sandbox/reset", timeout=10).raise_for_status()
-    started = time.monotonic()
     for p in procs:
         assert p.stdin is not None
         p.stdin.write(f"{duration}\n")
         p.stdin.flush()
     replicas = [json.loads(p.communicate(timeout=duration + 60)[0].strip().splitlines()[-1])
                 for p in procs]
-    elapsed = time.monotonic() - started
+    # The span the replicas posted in (each says when it started and stopped, on this host's
+    # clock): not the processes' start-up and shutdown around it.
+    elapsed = max(r["stopped"] for r in replicas) - min(r["started"] for r in replicas)
     log = httpx.get(base_url + "/_sandbox/requests", timeout=30).json()
     others = httpx.get(base_url + "/_sandbox/budget", timeout=10).json()["others"]
     ok = sum(1 for r in log if r["status"] == 200)
