@@ -84,10 +84,12 @@ class WindowModel:
         """Our running count of answered calls (every replica's when shared) reached ``count``."""
         self.ours.add(now, count, 2 * max(self.window_s, DEFAULT_WINDOW_S))
 
-    def observe(self, now: float, total: int, remaining: int) -> None:
+    def observe(self, now: float, total: int, remaining: int, in_flight: int = 0) -> None:
+        """One answer's headers; ``in_flight``: calls of ours (all replicas) on the wire, whose
+        answers can come back in another order than Freshdesk counted them."""
         self.total, self.remaining = total, remaining
         prev, self._last = self._last, (now, remaining)
-        if prev is not None and remaining - prev[1] >= self._reset_rise(total, now - prev[0]):
+        if prev is not None and self._is_reset(prev, now, total, remaining, in_flight):
             self._on_reset(now, prev, total)
         used = total - remaining
         if self.fixed and self._reset_at is not None:
@@ -101,10 +103,14 @@ class WindowModel:
                 self._others_now += alpha * (sample - self._others_now)
         self._learn_hourly(now, remaining, total)
 
-    def _reset_rise(self, total: int, gap: float) -> float:
-        """How far Remaining must rise between two answers to be a reset: more than a sliding window
-        can free in that time (the whole budget's rate, twice over), and more than noise."""
-        return max(3.0, total * _RESET_SHARE, 2 * total * gap / self.window_s)
+    def _is_reset(self, prev: tuple[float, int], now: float, total: int, remaining: int,
+                  in_flight: int) -> bool:
+        """Remaining rose by more than a sliding window can free in the time (the whole budget's
+        rate, twice over), than answers out of order can explain (twice the calls in flight),
+        and than noise; and to the upper half, where a window starts."""
+        rise = max(3.0, total * _RESET_SHARE, 2 * total * (now - prev[0]) / self.window_s,
+                   2.0 * in_flight)
+        return remaining - prev[1] >= rise and remaining >= total / 2
 
     def _on_reset(self, now: float, prev: tuple[float, int], total: int) -> None:
         # The finished window: used at its last answer, minus our calls in it (the first time,

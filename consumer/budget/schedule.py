@@ -18,6 +18,7 @@ FOR_AN_ANSWER = math.inf  # wait() result: nothing to do until an answer arrives
 # others may take a few between our last answer and our next call, and a 429 costs a whole second
 # of Retry-After (Freshdesk rounds up), far more than the few calls kept.
 FLOOR_MIN, FLOOR_MAX = 2, 5
+_LATE_S = 0.1
 
 
 class Gcra:
@@ -77,7 +78,7 @@ class Schedule:
         # Calls taken after this one was counted are not in its Remaining: at most those in flight.
         self._unseen_at_answer = max(0, self.taken - self.answered)
         self._taken_at_answer = self.all_taken
-        self.model.observe(now, total, remaining)
+        self.model.observe(now, total, remaining, self.in_flight + self.peers_in_flight)
 
     def on_unused(self) -> None:
         """A call taken and then not made (the ledger knew the activity, a 429 came meanwhile)."""
@@ -98,6 +99,10 @@ class Schedule:
     @property
     def all_taken(self) -> int:
         return self.taken + self._peers_taken
+
+    @property
+    def peers_in_flight(self) -> int:
+        return max(0, self._peers_taken - self._peers_answered)
 
     @property
     def in_flight(self) -> int:
@@ -155,6 +160,7 @@ class Schedule:
 
     @staticmethod
     def tolerance(interval: float) -> float:
-        # One interval early at most: a waiter woken a little late does not lose its slot, and an
-        # idle consumer bursts two calls, not a window's worth.
-        return interval
+        # How early a call may be: a waiter woken late (a busy host, a Redis round trip) does not
+        # lose its slot, and an idle consumer bursts a few calls (a tenth of a second's worth),
+        # never a window's worth.
+        return max(interval, _LATE_S)

@@ -39,7 +39,7 @@ def test_others_spending_more_than_the_reserve_are_noticed_and_left_what_they_sp
     account = Account(600, 6.0, "sliding", others_share=0.3, seed=1)
     result = run(account, 60, window_s=6.0)
     assert result.schedule.model.others() == pytest.approx(180, rel=0.1)
-    assert result.throttled == 0
+    assert result.throttled_share <= 0.002
     assert account.others_ok >= 0.97 * account.others_sent, "only while we did not know them yet"
 
 
