@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -43,6 +43,14 @@ class BudgetSettings(_Section):
                 raise ValueError(f"freshdesk.budget.url must start with redis://, rediss:// or "
                                  f"unix:// (got {scheme or 'no scheme'})")
         return self
+
+    @property
+    def url_password(self) -> str | None:
+        """The password inside ``url`` (for logs.register_secret), if any."""
+        if self.url is None:
+            return None
+        password = urlsplit(self.url.get_secret_value()).password
+        return unquote(password) if password else None
 
     @property
     def fixed_window_s(self) -> float | None:
