@@ -19,6 +19,7 @@ FOR_AN_ANSWER = math.inf  # wait() result: nothing to do until an answer arrives
 # of Retry-After (Freshdesk rounds up), far more than the few calls kept.
 FLOOR_MIN, FLOOR_MAX = 2, 5
 _LATE_S = 0.1
+_BARE_ANSWERS = 3  # answers without rate headers, before any with them, that mean "none come"
 
 
 class Gcra:
@@ -53,6 +54,7 @@ class Schedule:
         self.gcra = Gcra()
         self.closed_until = 0.0  # Retry-After: nobody calls before this
         self.headerless = False  # answers carry no X-RateLimit headers: nothing to pace on
+        self._bare = 0  # answers in a row without the headers
         self.taken = 0
         self.answered = 0
         self._peers_taken = 0  # the other replicas' calls, as of the last sync
@@ -71,9 +73,12 @@ class Schedule:
         self.answered += 1
         self.model.count_ours(now, self.answered + self._peers_answered)
         if total is None or remaining is None:
-            if self.model.total is None:
-                self.headerless = True
+            # A timeout says nothing; answers that never carry the headers (a proxy strips
+            # them, a test double) leave nothing to pace on.
+            self._bare += 1
+            self.headerless = self.model.total is None and self._bare >= _BARE_ANSWERS
             return
+        self._bare = 0
         self.headerless = False
         # Calls taken after this one was counted are not in its Remaining: at most those in flight.
         self._unseen_at_answer = max(0, self.taken - self.answered)

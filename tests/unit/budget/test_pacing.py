@@ -68,9 +68,14 @@ def test_before_the_first_answer_one_call_goes_alone():
     assert s.before_take(0.1) == 0
 
 
-def test_answers_without_rate_headers_are_not_paced():
+def test_answers_without_rate_headers_are_not_paced_but_a_timeout_is_no_such_answer():
     s = Schedule(WindowModel())
-    s.take_local(0.0)
+    for _ in range(2):  # e.g. timeouts: still one call at a time, to learn
+        s.take_local(0.0)
+        s.on_answer(0.01, None, None)
+        s.take_local(0.01)
+        assert s.before_take(0.01) == FOR_AN_ANSWER
+        s.on_unused()
     s.on_answer(0.01, None, None)
     assert all(s.before_take(0.01) == 0 and s.take_local(0.01) == 0 for _ in range(100))
 
