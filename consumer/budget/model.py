@@ -105,12 +105,16 @@ class WindowModel:
 
     def _is_reset(self, prev: tuple[float, int], now: float, total: int, remaining: int,
                   in_flight: int) -> bool:
-        """Remaining rose by more than a sliding window can free in the time (the whole budget's
-        rate, twice over), than answers out of order can explain (twice the calls in flight),
-        and than noise; and to the upper half, where a window starts."""
-        rise = max(3.0, total * _RESET_SHARE, 2 * total * (now - prev[0]) / self.window_s,
-                   2.0 * in_flight)
-        return remaining - prev[1] >= rise and remaining >= total / 2
+        """Remaining rose, to the window's upper half, by more than noise and than answers out of
+        order can explain (twice the calls in flight), and more than a sliding window could have
+        freed: either more than the whole budget's rate in the time, twice over, or while more
+        of our own calls of the last window are in it than the account says are counted."""
+        rise = remaining - prev[1]
+        if rise < max(3.0, total * _RESET_SHARE, 2.0 * in_flight) or remaining < total / 2:
+            return False
+        if rise >= 2 * total * (now - prev[0]) / self.window_s:
+            return True
+        return self.ours.between(now - self.window_s, now) > total - remaining + in_flight + 1
 
     def _on_reset(self, now: float, prev: tuple[float, int], total: int) -> None:
         # The finished window: used at its last answer, minus our calls in it (the first time,

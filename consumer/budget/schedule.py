@@ -80,8 +80,9 @@ class Schedule:
             return
         self._bare = 0
         self.headerless = False
-        # Calls taken after this one was counted are not in its Remaining: at most those in flight.
-        self._unseen_at_answer = max(0, self.taken - self.answered)
+        # Calls taken before this one was counted may not be in its Remaining: at most those in
+        # flight, ours and (as last reported) the other replicas'.
+        self._unseen_at_answer = self.in_flight + self.peers_in_flight
         self._taken_at_answer = self.all_taken
         self.model.observe(now, total, remaining, self.in_flight + self.peers_in_flight)
 
