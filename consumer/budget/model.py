@@ -88,6 +88,13 @@ class WindowModel:
         """One answer's headers; ``in_flight``: calls of ours (all replicas) on the wire, whose
         answers can come back in another order than Freshdesk counted them."""
         self.total, self.remaining = total, remaining
+        if remaining <= 0:
+            # Spent: the gate knows (and a 429's Retry-After says when). It tells nothing of who
+            # spent it, and a fault in front of the API (a proxy's 429) says the same: keep it out
+            # of the others' count and of the reset baseline, or one such answer would pass for
+            # a whole window spent by someone else.
+            self._learn_hourly(now, remaining, total)
+            return
         prev, self._last = self._last, (now, remaining)
         if prev is not None and self._is_reset(prev, now, total, remaining, in_flight):
             self._on_reset(now, prev, total)

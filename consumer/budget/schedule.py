@@ -151,6 +151,8 @@ class Schedule:
         free_at = self.model.room_at(math.ceil(floor - max(0.0, headroom)))
         if free_at is None:
             free_at = self._last_take + max(floor * interval, self.model.window_s / 20)
+        if self.closed_until > self._last_take:  # a 429 since our last call said when: then
+            free_at = min(free_at, self.closed_until)
         return max(0.0, free_at - now)
 
     def take_local(self, now: float) -> float:

@@ -112,3 +112,17 @@ def test_a_call_taken_and_not_made_is_not_counted_in_flight():
     s.take_local(0.0)
     s.on_unused()
     assert s.in_flight == 0 and s.before_take(0.0) == 0
+
+
+def test_a_lone_429_at_remaining_zero_does_not_pass_for_a_window_spent_by_others():
+    # e.g. a proxy's or the sandbox's injected 429 in front of a budget with plenty left
+    s = Schedule(WindowModel(window_s=60))
+    s.take_local(0.0)
+    s.on_answer(0.0, 60_000, 59_999)
+    s.take_local(0.1)
+    s.on_answer(0.1, 60_000, 0)
+    s.on_throttled(0.1, 1)
+    s.take_local(1.2)
+    s.on_answer(1.2, 60_000, 59_997)
+    assert s.model.others() < 10
+    assert s.model.rate() == pytest.approx((60_000 - 6_000 - 600) / 60)
