@@ -44,8 +44,8 @@ class Gcra:
 class Schedule:
     """Counts calls taken and answered, feeds the model, and says when the next call may go.
 
-    ``taken`` / ``answered`` count this consumer's calls; with a shared schedule they include the
-    other replicas' as last reported by Redis (``sync``), so the gate and the model see all of ours.
+    ``taken`` / ``answered`` count this process's calls; the other replicas' (as Redis last
+    reported them, ``sync``) are added wherever the gate and the model need all of ours.
     """
 
     def __init__(self, model: WindowModel, paced: bool = True):
