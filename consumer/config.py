@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from consumer._section import _Section
 from consumer.breaker import BreakerSettings
+from consumer.budget.settings import BudgetSettings
 from consumer.directory.settings import ContactSettings, directory_url
 from consumer.health import MetricsSettings
 from consumer.ledger import LedgerSettings
@@ -85,6 +86,7 @@ class FreshdeskSettings(_Section):
     max_in_flight: int = Field(16, ge=1, le=512)  # concurrent requests to this account
     halt_probe_interval_s: float = Field(30.0, gt=0)  # how often a halted consumer retries
     retry: RetrySettings = RetrySettings()
+    budget: BudgetSettings = BudgetSettings()  # pacing to the account's rate budget
 
     @model_validator(mode="after")
     def _one_address(self) -> FreshdeskSettings:
@@ -271,6 +273,14 @@ def _across_sections(config: Config) -> list[Problem]:
                     "it a second time",
             fix=f"set ledger.lease_s well above {timeout:g} (the default, 60, is six default "
                 "request timeouts), or lower freshdesk.timeout_s"))
+    budget = config.freshdesk.budget
+    if budget.backend == "redis" and budget.url is None and config.ledger.backend != "redis":
+        problems.append(Problem(
+            key="freshdesk.budget.url",
+            message="backend redis needs a Redis: this key is not set and the ledger is not in "
+                    "Redis (ledger.backend: memory), so there is no url to share",
+            fix="set freshdesk.budget.url: ${BUDGET_REDIS_URL} (redis://host:6379/0), or use the "
+                "ledger's Redis (ledger.backend: redis with ledger.url), or backend: local"))
     problems += _contact_problems(config)
     return problems
 

@@ -204,8 +204,10 @@ class Deliverer:
                 reply: Reply | None = None
                 async with self._slots:
                     if run.abandoned:
+                        self.budget.unused()  # the call wait() counted is not made
                         return ABANDONED
                     if (not probing and not self.gate.is_open) or self.budget.throttled_for > 0:
+                        self.budget.unused()
                         continue  # halted or throttled while we waited for the slot: wait again
                     # Claimed right before each attempt: a lease left by a crash then covers only
                     # a request that may really have been sent, a long retry keeps its lease
@@ -213,8 +215,11 @@ class Deliverer:
                     claim = await self._claim(delivery.key)  # None: the ledger is away
                     if claim is Claim.DELIVERED:
                         held = False
+                        self.budget.unused()
                         return _SKIPPED
-                    if claim is Claim.CLAIMED:
+                    if claim is not Claim.CLAIMED:
+                        self.budget.unused()  # BUSY, or the ledger is away: no call made
+                    else:
                         held, known_before = True, not unknown
                         unknown = True  # until its answer is read (a cancel lands here too)
                         reply, seconds = await self._post(delivery, run)
@@ -341,7 +346,7 @@ class Deliverer:
             self.metrics.halted.labels(reason).set(0)
 
     def _observe(self, reply: Reply, seconds: float) -> None:
-        self.budget.observe(reply.budget_total, reply.budget_remaining)
+        self.budget.observe(reply.budget_total, reply.budget_remaining, reply.budget_used)
         if reply.budget_total is not None:
             self.metrics.budget_total.set(reply.budget_total)
         if reply.budget_remaining is not None:

@@ -39,6 +39,7 @@ class Reply:
     retry_after: float | None = None
     budget_total: int | None = None
     budget_remaining: int | None = None
+    budget_used: int | None = None  # X-RateLimit-Used-CurrentRequest: what this call cost
     # False only when we know the request never left (the connection could not be made): then
     # nothing can be on the timeline. A timeout or a dropped connection may have been stored.
     sent: bool = True
@@ -60,6 +61,7 @@ def classify(status: int, headers: httpx.Headers, body: str,
     """Map an HTTP answer to what the consumer must do about it (the contract's table)."""
     total = _int_header(headers, "X-RateLimit-Total")
     remaining = _int_header(headers, "X-RateLimit-Remaining")
+    used = _int_header(headers, "X-RateLimit-Used-CurrentRequest")
     detail = body[:_BODY_KEEP]
     if 200 <= status < 300:
         answer = Answer.DELIVERED
@@ -68,14 +70,14 @@ def classify(status: int, headers: httpx.Headers, body: str,
         # Freshdesk always sends Retry-After with a 429; if a proxy ate it, a minute is the
         # longest a per-minute window can make us wait.
         wait = float(retry_after) if retry_after is not None and retry_after >= 0 else 60.0
-        return Reply(Answer.THROTTLED, status, detail, wait, total, remaining)
+        return Reply(Answer.THROTTLED, status, detail, wait, total, remaining, used)
     elif status in (401, 403, 404):
         answer = Answer.HALT
     elif status in retry_statuses:
         answer = Answer.TRANSIENT
     else:  # 400, 409, 413, 415, 422, 501, …: sending the same body again cannot succeed
         answer = Answer.REJECTED
-    return Reply(answer, status, detail, None, total, remaining)
+    return Reply(answer, status, detail, None, total, remaining, used)
 
 
 def _transport_failure(e: BaseException) -> str:

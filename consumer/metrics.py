@@ -16,6 +16,7 @@ _P = "activity_consumer_"
 
 _FAST = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1)
 _HTTP = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_PACE = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _E2E = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
 
@@ -80,6 +81,33 @@ class Metrics:
                             "Freshdesk refused us; dead_letter_breaker: a topic dead-letters too "
                             "much); 0 otherwise.",
                             ["reason"], registry=r)
+        # --- the account budget (consumer/budget): paced, shared, spent? --------------------------
+        self.budget_used = Gauge(_P + "budget_window_used_calls",
+                                 "Calls spent in the account's current window by everyone (Total - "
+                                 "Remaining of the last answer).", registry=r)
+        self.budget_available = Gauge(_P + "budget_window_available_calls",
+                                      "Calls per window this consumer paces for: Total less the "
+                                      "reserve or what the account's other users are seen spending.",
+                                      registry=r)
+        self.budget_others = Gauge(_P + "budget_others_calls",
+                                   "Calls per window the account's other users are seen spending.",
+                                   registry=r)
+        self.budget_window_seconds = Gauge(_P + "budget_window_seconds",
+                                           "The account's window as configured or learnt from the "
+                                           "headers.", registry=r)
+        self.budget_calls = Counter(_P + "budget_calls_total",
+                                    "Calls taken from the account budget, by replica (host name).",
+                                    ["replica"], registry=r)
+        self.budget_throttled = Counter(_P + "budget_throttled_total",
+                                        "429 answers (the budget was spent anyway), by replica.",
+                                        ["replica"], registry=r)
+        self.budget_delay_seconds = Histogram(_P + "budget_pacing_delay_seconds",
+                                              "Time a call waited for the account budget.",
+                                              buckets=_PACE, registry=r)
+        self.budget_shared = Gauge(_P + "budget_shared",
+                                   "1 while calls are paced through the replicas' shared schedule "
+                                   "in Redis, 0 while paced locally (backend local, or Redis away).",
+                                   registry=r)
         # --- how far behind is it? ---------------------------------------------------------------
         self.lag_messages = Gauge(_P + "lag_messages",
                                   "Messages between the committed offset and the end of the "

@@ -63,6 +63,22 @@ async def clear_faults(request: web.Request) -> web.Response:
     return _json(faults.describe())
 
 
+async def show_budget(request: web.Request) -> web.Response:
+    """The rate budget's settings and what the other integration spent."""
+    return _json(request.app[STATE].budget.describe())
+
+
+async def set_budget(request: web.Request) -> web.Response:
+    """Change rate_limit, window_seconds, window_kind (fixed|sliding), time_scale or
+    others_share; the window starts afresh. 400 naming the bad key otherwise."""
+    state = request.app[STATE]
+    try:
+        state.set_budget(await _json_object(request))
+    except ValueError as exc:
+        return _json({"message": str(exc)}, status=400)
+    return _json(state.budget.describe())
+
+
 async def set_api_keys(request: web.Request) -> web.Response:
     """{"api_keys": [...], "forbidden_keys": [...]}: e.g. revoke a key mid-demo."""
     body = await _json_object(request)
@@ -88,4 +104,6 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_post("/_sandbox/faults", set_faults)
     app.router.add_delete("/_sandbox/faults", clear_faults)
     app.router.add_post("/_sandbox/api-keys", set_api_keys)
+    app.router.add_get("/_sandbox/budget", show_budget)
+    app.router.add_post("/_sandbox/budget", set_budget)
     app.router.add_post("/_sandbox/reset", reset)

@@ -103,9 +103,9 @@ async def post_contact_activity(request: web.Request) -> web.StreamResponse:
 
     spend = state.budget.spend()
     if not spend.allowed:
-        s = state.settings
-        return refuse(429, answers.rate_limited(s.rate_limit, s.window_seconds,
-                                                spend.retry_after), spend)
+        b = state.budget
+        return refuse(429, answers.rate_limited(b.limit, b.window_seconds, spend.retry_after),
+                      spend)
     key = _api_key(request.headers.get("Authorization"))
     if key is not None and key in state.forbidden_keys:
         return refuse(403, answers.ACCESS_DENIED, spend)

@@ -30,6 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
                         help="calls per window for the whole account")
     parser.add_argument("--window-seconds", type=float, default=DEFAULT_WINDOW_SECONDS,
                         metavar="S", help="length of the rate-limit window")
+    parser.add_argument("--window-kind", choices=("fixed", "sliding"), default="fixed",
+                        help="fixed: refills at once when the window ends; sliding: counts the "
+                             "last window-seconds")
+    parser.add_argument("--time-scale", type=float, default=1.0, metavar="X",
+                        help="account seconds per real second (600 with --window-seconds 3600: "
+                             "an hourly budget whose hour lasts 6 s)")
+    parser.add_argument("--others-share", type=float, default=0.0, metavar="F",
+                        help="share of each window another integration spends at random moments")
     parser.add_argument("--seed", type=int, default=None, metavar="N",
                         help="seed for fault injection, so runs repeat")
     parser.set_defaults(func=run)
@@ -41,6 +49,9 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         forbidden_keys=tuple(args.forbidden_keys),
         rate_limit=args.rate_limit,
         window_seconds=args.window_seconds,
+        window_kind=args.window_kind,
+        time_scale=args.time_scale,
+        others_share=args.others_share,
         db_path=args.db,
         seed=args.seed,
     )

@@ -130,6 +130,14 @@ class SandboxServer:
                      forbidden: tuple[str, ...] | list[str] = ()) -> None:
         self._on_loop(lambda state: state.set_api_keys(keys, forbidden))
 
+    def budget(self) -> dict[str, Any]:
+        """What GET /_sandbox/budget answers: the window's settings and the other integration."""
+        return self._on_loop(lambda state: state.budget.describe())
+
+    def set_budget(self, **changes: Any) -> None:
+        """Same keys as POST /_sandbox/budget; raises ValueError for a bad one."""
+        self._on_loop(lambda state: state.set_budget(changes))
+
     def reset(self) -> None:
         """Empty the account: activities, contacts, requests, faults, the rate window."""
         self._on_loop(lambda state: state.reset())

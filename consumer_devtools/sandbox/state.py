@@ -10,7 +10,7 @@ from aiohttp import web
 
 from consumer_devtools.sandbox.faults import FaultInjector
 from consumer_devtools.sandbox.ratelimit import AccountBudget
-from consumer_devtools.sandbox.settings import SandboxSettings
+from consumer_devtools.sandbox.settings import SandboxSettings, with_budget
 from consumer_devtools.sandbox.store import ActivityStore
 
 
@@ -30,7 +30,7 @@ class SandboxState:
         return cls(
             settings=settings,
             store=ActivityStore(settings.db_path),
-            budget=AccountBudget(settings.rate_limit, settings.window_seconds),
+            budget=budget_for(settings),
             faults=FaultInjector(settings.seed),
             api_keys=frozenset(settings.api_keys),
             forbidden_keys=frozenset(settings.forbidden_keys),
@@ -48,6 +48,11 @@ class SandboxState:
         self.api_keys = frozenset(keys)
         self.forbidden_keys = frozenset(forbidden)
 
+    def set_budget(self, changes: dict[str, Any]) -> None:
+        """Change the rate budget (ValueError names a bad key); the window starts afresh."""
+        self.settings = with_budget(self.settings, changes)
+        self.budget = budget_for(self.settings)
+
     def reset(self) -> None:
         """Back to an empty account: no activities, contacts, requests, faults or spent
         budget. API keys stay as they are."""
@@ -55,6 +60,12 @@ class SandboxState:
         self.requests.clear()
         self.faults.clear()
         self.budget.reset()
+
+
+def budget_for(settings: SandboxSettings) -> AccountBudget:
+    kind = "sliding" if settings.window_kind == "sliding" else "fixed"
+    return AccountBudget(settings.rate_limit, settings.window_seconds, kind, settings.time_scale,
+                         settings.others_share, settings.seed)
 
 
 STATE = web.AppKey("sandbox_state", SandboxState)

@@ -21,8 +21,9 @@ from consumer.config import Config
 from tests.chart.helm import CHART, CI_VALUES, ROOT, Helm, Rendered
 
 # Keys of the subscription file the chart owns itself: secrets (the contact directory uses the
-# ledger's Redis URL, contacts.url left out), and the server the probes need.
-CHART_OWNED = {"freshdesk.api_key", "ledger.url", "contacts.url", "metrics.enabled", "metrics.host"}
+# ledger's Redis URL, contacts.url left out; so does the budget's), and the server the probes need.
+CHART_OWNED = {"freshdesk.api_key", "freshdesk.budget.url", "ledger.url", "contacts.url",
+               "metrics.enabled", "metrics.host"}
 
 
 def _pod_environment(r: Rendered) -> dict[str, str]:

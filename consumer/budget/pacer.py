@@ -1,0 +1,208 @@
+"""The account budget: when this process may make its next call to one Freshdesk account.
+
+Freshdesk's limit is per account, shared by every replica and every other integration on it, and
+no answer says when its window resets. So calls are paced evenly at the rate the headers allow
+(see model.py), a gate on ``Remaining`` stops them short of the bottom (schedule.py), a 429's
+``Retry-After`` closes the budget for everyone, and with ``backend: redis`` every replica takes
+its calls from one schedule (shared.py). Redis away: each replica paces on its own headers, with
+a warning, and tries Redis again every ``_RETRY_SHARED_S``; delivery never stops for it.
+
+Owned by the delivery loop's thread: every method is called there, nothing else reads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable
+
+from consumer.budget.model import WindowModel
+from consumer.budget.schedule import FOR_AN_ANSWER, Schedule
+from consumer.budget.settings import BudgetSettings
+from consumer.budget.shared import SharedSchedule, SharedUnavailable
+from consumer.metrics import METRICS, Metrics
+
+__all__ = ["AccountBudget"]
+
+log = logging.getLogger("consumer.budget")
+
+_RETRY_SHARED_S = 5.0  # Redis away: pace locally this long before asking it again
+# Waiting for an answer for this long means the calls we counted in flight never went out (or
+# their answers were lost): stop counting them. Longer than any request may take.
+_STALE_IN_FLIGHT_S = 30.0
+
+
+class AccountBudget:
+    """``await wait()`` before each call; ``observe()`` after each answer; ``throttle()`` on a 429.
+
+    Built without settings it only honours Retry-After (the reactive budget of a Deliverer made
+    without one, as in delivery's unit tests); ``make_budget()`` builds the pacing one.
+
+    ``unused()`` when a call taken with ``wait()`` was not made after all (its activity turned out
+    delivered, or a 429 came meanwhile), so the budget does not count it as in flight.
+    """
+
+    def __init__(self, settings: BudgetSettings | None = None, *,
+                 shared: SharedSchedule | None = None, replica: str | None = None,
+                 metrics: Metrics = METRICS, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        paced = settings is not None
+        settings = settings or BudgetSettings()
+        self.settings = settings
+        self._schedule = Schedule(WindowModel(settings.reserve, settings.fixed_window_s), paced)
+        self._shared = shared
+        self._shared_until = 0.0  # shared schedule unusable until then (Redis away)
+        self._answered_unpushed = 0  # our answers the shared counter has not heard of yet
+        self._mine_taken = self._mine_answered = 0  # what the shared counters hold of ours
+        self._clock, self._sleep = clock, sleep
+        self._turn = asyncio.Lock()  # one waiter at a time asks; the rest queue in order (FIFO)
+        self._answer = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.replica = replica or settings.replica or socket.gethostname()[:63]
+        m = self.metrics = metrics
+        self._calls = m.budget_calls.labels(self.replica)
+        self._throttled = m.budget_throttled.labels(self.replica)
+        m.budget_shared.set(1 if shared is not None else 0)
+
+    # --- the model's view, for metrics, logs and tests ------------------------------------------
+
+    @property
+    def total(self) -> int | None:
+        return self._schedule.model.total
+
+    @property
+    def remaining(self) -> int | None:
+        return self._schedule.model.remaining
+
+    @property
+    def window_s(self) -> float:
+        return self._schedule.model.window_s
+
+    def rate(self) -> float | None:
+        """Calls per second this consumer paces at (all replicas together); None: not paced."""
+        s = self._schedule
+        return None if s.headerless or not s.paced else s.model.rate()
+
+    def __repr__(self) -> str:
+        return (f"AccountBudget(replica={self.replica!r}, shared={self._shared!r}, "
+                f"{self._schedule.model.describe()})")
+
+    # --- the delivery loop's calls ---------------------------------------------------------------
+
+    async def wait(self) -> None:
+        """Return when this process may make one call now (the call is counted as made)."""
+        started = self._clock()
+        async with self._turn:
+            while True:
+                now = self._clock()
+                delay = self._schedule.before_take(now)
+                if delay == FOR_AN_ANSWER:
+                    await self._next_answer()
+                    continue
+                if delay <= 0:
+                    delay = await self._take(now)
+                    if delay <= 0:
+                        break
+                await self._sleep(delay)
+        self._calls.inc()
+        self.metrics.budget_delay_seconds.observe(max(0.0, self._clock() - started))
+
+    def observe(self, total: int | None, remaining: int | None, used: int | None = None) -> None:
+        """Every answer, 429s and 4xx included (they count too); None, None when none came.
+
+        ``used`` (X-RateLimit-Used-CurrentRequest) is taken as one call: Freshdesk charges the
+        activity endpoint 1, and the window's Remaining already counts whatever it charged.
+        """
+        now = self._clock()
+        self._schedule.on_answer(now, total, remaining)
+        self._answered_unpushed += 1
+        self._answer.set()
+        model = self._schedule.model
+        if model.total is not None and total is not None and remaining is not None:
+            m = self.metrics
+            m.budget_used.set(model.total - (model.remaining or 0))
+            m.budget_available.set(model.total - model.kept())
+            m.budget_others.set(model.others())
+            m.budget_window_seconds.set(model.window_s)
+
+    def throttle(self, retry_after_s: float) -> None:
+        """Freshdesk answered 429: nobody calls it for ``retry_after_s`` (every replica, if shared)."""
+        self._throttled.inc()
+        self._schedule.on_throttled(self._clock(), retry_after_s)
+        if self._shared is not None and self._clock() >= self._shared_until:
+            self._spawn(self._close_shared(retry_after_s))
+
+    def unused(self) -> None:
+        self._schedule.on_unused()
+
+    @property
+    def throttled_for(self) -> float:
+        return max(0.0, self._schedule.closed_until - self._clock())
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._shared is not None:
+            await self._shared.aclose()
+
+    # --- inside -------------------------------------------------------------------------------
+
+    async def _next_answer(self) -> None:
+        self._answer.clear()
+        try:
+            # Not wait_for: on 3.11 it can swallow a cancel that lands as the event is set.
+            async with asyncio.timeout(_STALE_IN_FLIGHT_S):
+                await self._answer.wait()
+        except TimeoutError:
+            self._schedule.forget_in_flight()
+
+    async def _take(self, now: float) -> float:
+        s = self._schedule
+        interval = s.interval()
+        if (self._shared is None or interval is None or s.headerless or not s.paced
+                or now < self._shared_until):
+            return s.take_local(now)
+        pushed = self._answered_unpushed
+        try:
+            got = await self._shared.take(interval, s.tolerance(interval), pushed)
+        except SharedUnavailable as e:
+            self._shared_away(str(e))
+            return s.take_local(self._clock())
+        if self._shared_until:
+            self._shared_until = 0.0
+            self.metrics.budget_shared.set(1)
+            log.warning("budget: the shared schedule answers again; replicas pace together")
+        self._answered_unpushed -= pushed
+        self._mine_answered += pushed
+        if got.wait_s == 0:
+            s.on_taken(self._clock())
+            self._mine_taken += 1
+        # Counters that expired or were flushed restart below ours: peers are never negative.
+        s.sync(max(0, got.taken - self._mine_taken), max(0, got.answered - self._mine_answered))
+        return got.wait_s
+
+    async def _close_shared(self, seconds: float) -> None:
+        assert self._shared is not None
+        try:
+            await self._shared.close_for(seconds)
+        except SharedUnavailable as e:
+            self._shared_away(str(e))
+
+    def _shared_away(self, why: str) -> None:
+        first = self._shared_until == 0.0
+        self._shared_until = self._clock() + _RETRY_SHARED_S
+        self.metrics.budget_shared.set(0)
+        if first:
+            log.warning("budget: %s; pacing on this replica's own headers until it answers "
+                        "(delivery goes on)", why)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
