@@ -10,7 +10,7 @@ from consumer.budget import AccountBudget, BudgetSettings
 from consumer.delivery import Deliverer
 from consumer.freshdesk import Answer, Reply
 from consumer.metrics import Metrics
-from tests.unit.test_delivery import FakeFreshdesk, job, settings
+from tests.unit.test_delivery import FakeFreshdesk, job, settings, start
 
 
 def test_delivery_runs_on_the_pacing_budget_and_every_call_is_counted():
@@ -21,17 +21,14 @@ def test_delivery_runs_on_the_pacing_budget_and_every_call_is_counted():
                           budget_remaining=0)
         fake = FakeFreshdesk([throttled] + [Reply(Answer.DELIVERED, 200, "{}", None, 60_000, r)
                                             for r in range(59_999, 59_900, -1)], latency=0.001)
-        settled = []
-        deliverer = Deliverer(fake, settings(), lambda j, f: settled.append(f), budget=budget)
-        for i in range(30):
-            deliverer.start(job(i, f"c{i}"))
-        while len(settled) < 30:
-            await asyncio.sleep(0.01)
+        deliverer = Deliverer(fake, settings(), budget=budget)
+        futures = start(deliverer, [job(i, f"c{i}") for i in range(30)])
+        settled = await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), 30)
         await budget.aclose()
         return settled, fake, metrics, budget
 
     settled, fake, metrics, budget = asyncio.run(scenario())
-    assert settled == [None] * 30 and len(fake.calls) == 31
+    assert list(settled) == [None] * 30 and len(fake.calls) == 31
     assert metrics.registry.get_sample_value("activity_consumer_budget_throttled_total",
                                              {"replica": "pod-a"}) == 1
     assert budget.rate() is not None and budget.total == 60_000
