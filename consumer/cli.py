@@ -51,6 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logs.register_secret(config.freshdesk.api_key.get_secret_value())
     logs.register_secret(config.ledger.url_password)
     logs.register_secret(config.contacts.url_password)
+    logs.register_secret(config.freshdesk.budget.url_password)
     for key, value in config.kafka.items():
         if config.kafka_for_display()[key] == "***":
             logs.register_secret(str(value))

@@ -62,7 +62,7 @@ from consumer.routing import Route, Router
 from consumer.station import DeliveryStation, Station
 from consumer.transform_runner import Outcome, Waiting
 from consumer.waiting_topic import ensure_waiting_topic
-from transforms import Filtered
+from transforms import FILTER_REASONS, Filtered
 
 __all__ = ["ActivityConsumer", "Counts"]
 
@@ -78,7 +78,7 @@ _LOW_WATER = 0.5  # resume paused partitions once pending is back under this sha
 class _TopicMetrics:
     transform: str  # the topic's transform name: a metric label and the Job's
     consumed: Any
-    filtered: Any
+    filtered: dict[str, Any]  # by reason: children made on first use, bounded by FILTER_REASONS
     transform_seconds: Any
 
 
@@ -210,7 +210,14 @@ class ActivityConsumer:
         """Filtered: settled now; a Failure: dead-lettered; activities: a job for delivery."""
         if isinstance(outcome, Filtered):
             self.counts.filtered += 1
-            per_topic.filtered.inc()
+            reason = outcome.reason if outcome.reason in FILTER_REASONS else "other"
+            child = per_topic.filtered.get(reason)
+            if child is None:
+                child = per_topic.filtered[reason] = self.metrics.filtered.labels(
+                    pending.source.topic, per_topic.transform, reason)
+            child.inc()
+            log.debug("filtered %s: %s: %s", pending.source.where(), outcome.reason,
+                      outcome.detail)
             self._breakers.record(pending.source.topic, False)
             self.in_flight.settle(pending)
         elif isinstance(outcome, Failure):
@@ -323,7 +330,7 @@ class ActivityConsumer:
         transform = route.subscription.transform if route else "none"
         m = self.metrics
         made = self._per_topic[topic] = _TopicMetrics(
-            transform, m.consumed.labels(topic), m.filtered.labels(topic, transform),
+            transform, m.consumed.labels(topic), {},
             m.transform_seconds.labels(transform))
         return made
 

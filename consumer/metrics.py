@@ -30,8 +30,9 @@ class Metrics:
                                  "Activities Freshdesk accepted (200).", ["topic", "transform"],
                                  registry=r)
         self.filtered = Counter(_P + "messages_filtered_total",
-                                "Messages the transform returned None for (not for the timeline).",
-                                ["topic", "transform"], registry=r)
+                                "Messages not for the timeline, by the transform's reason (a "
+                                "built-in reason code; 'other' for codes outside that set).",
+                                ["topic", "transform", "reason"], registry=r)
         self.duplicates = Counter(_P + "activities_skipped_duplicate_total",
                                   "Activities not posted because the ledger knew them as delivered.",
                                   ["topic", "transform"], registry=r)

@@ -96,7 +96,8 @@ def test_loop_metrics_move_as_their_events_happen(
     assert value("activity_consumer_messages_consumed_total", topic=topic) == 12
     assert value("activity_consumer_activities_delivered_total", topic=topic,
                  transform="orders") == 10
-    assert value("activity_consumer_messages_filtered_total", topic=topic, transform="orders") == 1
+    assert value("activity_consumer_messages_filtered_total", topic=topic, transform="orders",
+                 reason="event_type_not_shown") == 1
     assert value("activity_consumer_dead_letters_total", topic=topic, reason="decode") == 1
     assert value("activity_consumer_transform_duration_seconds_count", transform="orders") == 12
     assert value("activity_consumer_freshdesk_retries_total", cause="throttled") == 1
