@@ -60,7 +60,7 @@ from pydantic import Field, SecretStr, model_validator
 from consumer._section import _Section
 
 __all__ = ["Claim", "Ledger", "LedgerSettings", "LedgerUnavailable", "MemoryLedger", "RedisLedger",
-           "make_ledger", "redact_url", "url_password"]
+           "Scrubber", "make_ledger", "redact_url", "url_password"]
 
 T = TypeVar("T")
 
@@ -266,6 +266,20 @@ def redact_url(url: str) -> str:
         return "<a redis url that does not parse>"
 
 
+class Scrubber:
+    """Replaces a redis:// URL's password (as written and URL-decoded) with *** in error texts:
+    redis-py's messages may carry it, and they reach logs and dead letters."""
+
+    def __init__(self, url: str):
+        password = urlsplit(url).password
+        self._secrets = [p for p in {password, unquote(password or "")} if p]
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
 def _default_owner() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
 
@@ -293,8 +307,7 @@ class RedisLedger:
         self._ttl_ms = max(1, round(ttl_s * 1000))
         self._lease_ms = max(1, round(lease_s * 1000))
         self._timeout_s = timeout_s
-        password = urlsplit(url).password
-        self._secrets = [p for p in {password, unquote(password or "")} if p]
+        self._scrub = Scrubber(url)
         try:
             # A blocking pool: above max_connections concurrent calls wait for a connection
             # (within timeout_s) instead of failing. One retry, on connection errors only: a
@@ -341,8 +354,3 @@ class RedisLedger:
             raise LedgerUnavailable(
                 f"ledger {self.url} did not answer ({what} {key!r}): "
                 f"{type(e).__name__}: {detail}; delivery waits until it does") from None
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from consumer.ledger import redact_url
+from consumer.ledger import Scrubber, redact_url
 
 __all__ = ["SharedSchedule", "SharedUnavailable", "Taken"]
 
@@ -76,8 +75,7 @@ class SharedSchedule:
         base = f"{prefix}{{{account}}}:"  # one hash tag: the keys stay on one cluster slot
         self._keys = [base + k for k in ("tat", "closed", "taken", "answered")]
         self._timeout_s = timeout_s
-        password = urlsplit(url).password
-        self._secrets = [p for p in {password, unquote(password or "")} if p]
+        self._scrub = Scrubber(url)
         try:
             self._redis: Any = Redis.from_url(url, socket_timeout=timeout_s,
                                               socket_connect_timeout=timeout_s)
@@ -127,8 +125,3 @@ class SharedSchedule:
         a cancelled delivery loop must stop, not pace on locally)."""
         if task is not None and task.cancelling() > cancels:
             raise asyncio.CancelledError
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text

@@ -26,14 +26,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import orjson
 
 from consumer.directory._api import DirectoryUnavailable
 from consumer.directory._expiring import ExpiringRecords
 from consumer.directory._record import MAX_DEPTH, Record, Resolution, record_of, walk
-from consumer.ledger import redact_url
+from consumer.ledger import Scrubber, redact_url
 from transforms.activity import Contact, Link
 
 # One EVALSHA per flush, the buffered Links as one JSON argument ([[ref, e, p, m, u, a], …],
@@ -114,8 +113,7 @@ class RedisDirectory:
         self._buffer: list[tuple[str, Record]] = []
         self._max_buffered = max_buffered
         self._down_until = 0.0
-        password = urlsplit(url).password
-        self._secrets = [p for p in {password, unquote(password or "")} if p]
+        self._scrub = Scrubber(url)
         try:
             # One retry, on connection errors only: a connection that died with a restarted Redis
             # fails at once and the retry opens a fresh one. A timeout is not retried: the poll
@@ -205,8 +203,3 @@ class RedisDirectory:
             raise DirectoryUnavailable(
                 f"contact directory {self.url} did not answer ({what}): {type(e).__name__}: "
                 f"{detail}; events wait until it does", retry_after=retry_after) from None
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
