@@ -55,10 +55,6 @@ class ContactWaits(Generic[T]):
     def __len__(self) -> int:
         return len(self.room)
 
-    @property
-    def full(self) -> bool:
-        return len(self.room) >= self.room.max_waiting
-
     def wait(self, item: T, refs: Sequence[str], since: float) -> bool:
         """Park ``item`` until one of ``refs`` resolves; False when the room is full."""
         return self.room.park(item, refs, since, watch=refs)

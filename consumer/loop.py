@@ -222,7 +222,7 @@ class ActivityConsumer:
             self.in_flight.settle(pending)
         elif isinstance(outcome, Failure):
             self._dead_letter(pending, outcome)
-        elif not isinstance(outcome, Waiting):
+        else:  # activities (Waiting never comes here: both callers park or wait it first)
             self._jobs.append((pending, Job(pending.source, outcome, per_topic.transform)))
 
     def _submit(self) -> None:

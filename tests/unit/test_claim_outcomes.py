@@ -66,6 +66,17 @@ def deliverer_for(freshdesk, ledger) -> tuple[Deliverer, Metrics]:
     return Deliverer(freshdesk, SETTINGS, ledger=ledger, metrics=metrics), metrics
 
 
+async def deliver_one(freshdesk, ledger) -> tuple[object, Metrics]:
+    """One job to its end; then the loop runs the claim's release, sent as its own task."""
+    deliverer, metrics = deliverer_for(freshdesk, ledger)
+    done = concurrent.futures.Future()
+    deliverer.start([(one_job(), done)])
+    result = await asyncio.wrap_future(done)
+    for _ in range(10):  # a few turns of the loop: the release task has no I/O to wait for
+        await asyncio.sleep(0)
+    return result, metrics
+
+
 def unknown(metrics: Metrics) -> float:
     return metrics.registry.get_sample_value("activity_consumer_unknown_outcomes_total") or 0.0
 
@@ -117,13 +128,7 @@ def test_a_timeout_then_giving_up_keeps_the_claim():
     timeout = Reply(Answer.TRANSIENT, None, "timed out: ReadTimeout", sent=True)
     freshdesk = StoringFreshdesk(replies=[timeout, Reply(Answer.TRANSIENT, 503, "busy")])
 
-    async def scenario():
-        deliverer, metrics = deliverer_for(freshdesk, ledger)
-        done = concurrent.futures.Future()
-        deliverer.start([(one_job(), done)])
-        return await asyncio.wrap_future(done), metrics
-
-    failure, metrics = asyncio.run(scenario())
+    failure, metrics = asyncio.run(deliver_one(freshdesk, ledger))
     assert failure.reason == "retries_exhausted"
     assert asyncio.run(ledger.for_owner("redrive").claim(KEY)) is Claim.BUSY, (
         "the first attempt may have been stored although the second was answered 503")
@@ -135,16 +140,7 @@ def test_answers_that_prove_nothing_was_stored_give_the_claim_back():
     refused = Reply(Answer.TRANSIENT, None, "connection failed: ConnectError", sent=False)
     freshdesk = StoringFreshdesk(replies=[refused, Reply(Answer.REJECTED, 400, "{}")])
 
-    async def scenario():
-        deliverer, metrics = deliverer_for(freshdesk, ledger)
-        done = concurrent.futures.Future()
-        deliverer.start([(one_job(), done)])
-        failure = await asyncio.wrap_future(done)
-        for _ in range(10):  # the release is sent as its own task: let it run
-            await asyncio.sleep(0)
-        return failure, metrics
-
-    failure, metrics = asyncio.run(scenario())
+    failure, metrics = asyncio.run(deliver_one(freshdesk, ledger))
     assert failure.reason == "rejected"
     assert asyncio.run(ledger.for_owner("redrive").claim(KEY)) is Claim.CLAIMED
     assert unknown(metrics) == 0
