@@ -137,6 +137,7 @@ class Deliverer:
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
         await self.client.aclose()
+        await self.budget.aclose()
         await self.ledger.aclose()
 
     # --- one job ---------------------------------------------------------------------------------

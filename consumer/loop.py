@@ -36,6 +36,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from consumer.breaker import TopicBreakers
+from consumer.budget import make_budget
 from consumer.commit_policy import CommitPolicy
 from consumer.config import Config
 from consumer.contact_waits import ContactWaits
@@ -492,8 +493,10 @@ class ActivityConsumer:
     def _delivery_station(self) -> DeliveryStation:
         async def make() -> Deliverer:
             client = FreshdeskClient(self.config.freshdesk, transport=self._transport)
-            return Deliverer(client, self.config.freshdesk, ledger=make_ledger(self.config.ledger),
-                             metrics=self.metrics, on_halt=self._set_halted)
+            budget = make_budget(self.config.freshdesk, self.config.ledger, self.metrics)
+            return Deliverer(client, self.config.freshdesk, budget=budget,
+                             ledger=make_ledger(self.config.ledger), metrics=self.metrics,
+                             on_halt=self._set_halted)
         return DeliveryStation(make)
 
     def _contact_directory(self) -> ContactDirectory:

@@ -207,24 +207,25 @@ def test_retry_after_delays_delivery_then_everything_arrives(
     assert len(sandbox.activities()) == 10
 
 
-def test_a_spent_account_budget_waits_for_the_window_and_loses_nothing(
+def test_a_small_account_budget_is_paced_over_its_windows_and_loses_nothing(
         kafka_broker, topic_factory, produce, sandbox_factory, consumer_setup, run_consumer):
     sandbox = sandbox_factory(rate_limit=20, window_seconds=2)
     topic = topic_factory(partitions=3, prefix="orders")
     events = _order_events(50, customers=25)
     produce(topic, _records(events))
-    setup = consumer_setup(sandbox, {topic: "orders"})
+    setup = consumer_setup(sandbox, {topic: "orders"}, freshdesk={"budget": {"window_s": 2}})
     running = run_consumer(setup)
-    setup.wait_settled(timeout=60)
+    setup.wait_settled(timeout=90)
     running.stop()
 
     log = sandbox.requests()
     accepted = [r["at"] for r in log if r["status"] == 200]
     throttled = [r for r in log if r["status"] == 429]
     assert len(accepted) == 50 and len(sandbox.activities()) == 50
-    assert throttled, "50 calls on a 20-per-2s budget must have met a 429"
-    assert accepted[-1] - accepted[0] >= 2 * 2.0 * 0.9, "at most 20 per window: 3 windows"
-    assert len(throttled) <= 3 * 16, "a 429 pauses every request, not just the one that got it"
+    # 20 per 2 s less the 10% reserve: 18 per window, so 50 calls span at least two windows;
+    # paced, not burst into the limit, so (almost) nothing is answered 429.
+    assert accepted[-1] - accepted[0] >= 2 * 2.0 * 0.9, "faster than 18 per 2 s window"
+    assert len(throttled) <= 2, f"{len(throttled)} calls answered 429: paced calls should not be"
 
 
 def test_transient_failures_are_retried_until_delivered(

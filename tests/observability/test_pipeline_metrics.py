@@ -60,6 +60,9 @@ def test_prometheus_sees_delivered_total_lag_and_budget_of_a_real_run(
     remaining = prom.wait_for("activity_consumer_freshdesk_budget_remaining",
                               lambda r: r and float(r[0]["value"][1]) == 4800, timeout=30)
     total = prom.query("activity_consumer_freshdesk_budget_total")
+    paced = prom.wait_for("sum(activity_consumer_budget_calls_total)",
+                          lambda r: r and float(r[0]["value"][1]) == 200, timeout=30)
+    available = prom.query("activity_consumer_budget_window_available_calls")
     dead = prom.wait_for('sum(activity_consumer_dead_letters_total{reason="decode"})',
                          lambda r: r and float(r[0]["value"][1]) == 1, timeout=30)
     peak_lag = prom.query("max_over_time(sum(activity_consumer_lag_messages)[5m:1s])")
@@ -68,6 +71,8 @@ def test_prometheus_sees_delivered_total_lag_and_budget_of_a_real_run(
               f"peak_lag={peak_lag[0]['value'][1]} budget_remaining={remaining[0]['value'][1]} "
               f"budget_total={total[0]['value'][1]} dead_letters_decode={dead[0]['value'][1]}")
     assert float(total[0]["value"][1]) == 5000
+    assert float(paced[0]["value"][1]) == 200, "every call was taken from the pacing budget"
+    assert float(available[0]["value"][1]) == 4500, "the account's 5000 less the 10% reserve"
     assert 0 < float(peak_lag[0]["value"][1]) <= 201
     assert len(sandbox.requests()) == 200, "every call spent the shared budget once"
     running.stop()
