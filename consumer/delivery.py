@@ -44,7 +44,7 @@ from consumer.freshdesk import Answer, FreshdeskClient, Reply
 from consumer.halt import HaltGate, halt_class, halt_reason
 from consumer.job import ABANDONED, Abandoned, Delivery, Job, Result
 from consumer.ledger import Claim, Ledger, LedgerUnavailable, MemoryLedger
-from consumer.metrics import METRICS, Metrics
+from consumer.metrics import METRICS, Children, Metrics
 
 __all__ = ["Deliverer", "Delivery", "HaltGate", "Job", "backoff", "set_testing"]
 
@@ -101,6 +101,10 @@ class Deliverer:
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._turns = ContactTurns()
         self._runs: dict[Done, _Run] = {}  # unfinished jobs, by the future the poll thread holds
+        self._delivered = Children(metrics.delivered)  # per activity: no labels() lookups
+        self._duplicates = Children(metrics.duplicates)
+        self._end_to_end = Children(metrics.end_to_end_seconds)
+        self._request_seconds = Children(metrics.request_seconds)
 
     # --- what the poll thread asks for (through consumer.station) --------------------------------
 
@@ -171,7 +175,7 @@ class Deliverer:
                 return ABANDONED
             outcome = await self._post_until_settled(delivery, run)
             if outcome is _SKIPPED:
-                self.metrics.duplicates.labels(run.job.message.topic, run.job.transform).inc()
+                self._duplicates(run.job.message.topic, run.job.transform).inc()
             elif outcome is None:
                 self._count_delivered(run.job)
             else:
@@ -179,9 +183,9 @@ class Deliverer:
         return None
 
     def _count_delivered(self, job: Job) -> None:
-        self.metrics.delivered.labels(job.message.topic, job.transform).inc()
+        self._delivered(job.message.topic, job.transform).inc()
         if job.message.timestamp_ms is not None:
-            self.metrics.end_to_end_seconds.labels(job.message.topic).observe(
+            self._end_to_end(job.message.topic).observe(
                 max(0.0, time.time() - job.message.timestamp_ms / 1000))
 
     # --- one activity ----------------------------------------------------------------------------
@@ -354,7 +358,7 @@ class Deliverer:
             self.metrics.budget_remaining.set(reply.budget_remaining)
         status_class = "none" if reply.status is None else (
             "429" if reply.status == 429 else f"{reply.status // 100}xx")
-        self.metrics.request_seconds.labels(reply.answer.value, status_class).observe(seconds)
+        self._request_seconds(reply.answer.value, status_class).observe(seconds)
 
 
 def _describe(reply: Reply) -> str:

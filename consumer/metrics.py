@@ -7,9 +7,11 @@ All names start with ``activity_consumer_``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["METRICS", "REGISTRY", "Metrics"]
+__all__ = ["METRICS", "REGISTRY", "Children", "Metrics"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 _P = "activity_consumer_"
@@ -136,6 +138,24 @@ class Metrics:
                                   ["kind"], registry=r)
         self.last_poll = Gauge(_P + "last_poll_timestamp_seconds",
                                "When the poll loop last came round (liveness).", registry=r)
+
+
+class Children:
+    """A labelled metric's children, each looked up once: ``labels()`` validates its values and
+    takes the metric's lock on every call, which the per-activity path need not pay.
+    Owned by one thread (the one that counts)."""
+
+    __slots__ = ("_children", "_metric")
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
 
 
 METRICS = Metrics()
