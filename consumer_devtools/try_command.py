@@ -6,6 +6,8 @@ each activity to a Freshdesk (or sandbox) and prints the answer. Events are run 
 one contact directory, as the consumer would: what an event teaches (``learned``) resolves the
 customer of later ones, and an event whose customer nobody named yet says what it waits for.
 ``--contacts FILE`` fills the directory first (the ``contacts.bootstrap_file`` format).
+An event the transform's probe filters from its bytes (transforms.probe) is shown filtered
+without being decoded, as the consumer settles it.
 
 Exit code 0 when every event became an activity, was filtered or waits for its contact, 1 when
 any was rejected (by the transform, the contract or Freshdesk), 2 when the transform or a file

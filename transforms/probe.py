@@ -86,7 +86,7 @@ def type_probe(shown: Iterable[str], not_shown: Callable[[str], Filtered], *,
         end = m.end()
         if value.find(b"\\", end) >= 0 or value.find(needle, end) >= 0:
             return None
-        if value[-1:] != b"}" and not value.rstrip(b" \t\n\r").endswith(b"}"):
+        if not value.endswith(b"}") and not value.rstrip(b" \t\n\r").endswith(b"}"):
             return None
         filtered = cache.get(kind)
         if filtered is None:
