@@ -71,6 +71,14 @@ class DeadLetterBreaker:
         if self._tripped is None:
             self._tripped = self._check()
 
+    def record_healthy(self) -> None:
+        """``record(False)``, cheaper: with no dead letter in the window nothing can trip."""
+        if self._dead_in_window:
+            self.record(False)
+            return
+        self._window.append(False)  # what falls out of the window is healthy too
+        self.consecutive = 0
+
     def _check(self) -> str | None:
         s = self.settings
         if self.consecutive > s.max_consecutive:
@@ -111,6 +119,13 @@ class TopicBreakers:
             breaker = self._by_topic[topic] = DeadLetterBreaker(self.settings)
         breaker.record(dead_lettered)
         return breaker.tripped
+
+    def record_healthy(self, topic: str) -> None:
+        """One delivered or filtered message of ``topic`` (the per-message path's call)."""
+        breaker = self._by_topic.get(topic)
+        if breaker is None:
+            breaker = self._by_topic[topic] = DeadLetterBreaker(self.settings)
+        breaker.record_healthy()
 
     def tripped(self, topic: str) -> str | None:
         breaker = self._by_topic.get(topic)

@@ -125,6 +125,19 @@ class InFlight:
         self.pending += 1
         return pending
 
+    def settle_at_head(self, tp: TP, offset: int) -> bool:
+        """A message done the moment it is taken (filtered from its bytes): when its partition
+        holds nothing, the watermark moves past it at once, with no entry made; returns False
+        when entries are held (the caller takes it as usual: it waits for the ones before it)."""
+        part = self.parts.get(tp)
+        if part is None:  # a message fetched before its assignment callback ran
+            part = self.parts[tp] = PartitionWork()
+        if part.queue:
+            return False
+        part.watermark = offset + 1
+        self.settled_since_commit += 1
+        return True
+
     def settle(self, pending: Pending) -> None:
         """The entry is done (delivered, filtered, dead letter acknowledged)."""
         pending.done = True

@@ -30,7 +30,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -75,12 +75,24 @@ _GAUGE_INTERVAL_S = 2.0  # lag gauges: often enough for alerts, rare enough to c
 _LOW_WATER = 0.5  # resume paused partitions once pending is back under this share of the limit
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _TopicMetrics:
     transform: str  # the topic's transform name: a metric label and the Job's
     consumed: Any
     filtered: dict[str, Any]  # by reason: children made on first use, bounded by FILTER_REASONS
     transform_seconds: Any
+    # Counted in _take's fast path and added to the counters once per batch (one lock each).
+    consumed_n: int = 0
+    filtered_n: dict[str, int] = field(default_factory=dict)  # by reason
+
+    def flush(self) -> None:
+        if self.consumed_n:
+            self.consumed.inc(self.consumed_n)
+            self.consumed_n = 0
+        if self.filtered_n:
+            for reason, n in self.filtered_n.items():
+                self.filtered[reason].inc(n)
+            self.filtered_n.clear()
 
 
 @dataclass(slots=True)
@@ -181,31 +193,81 @@ class ActivityConsumer:
         return 0
 
     def _take(self, batch: list[Any]) -> None:
-        """Route and transform a batch; what needs delivery is handed over after it, in one go."""
-        for m in batch:
-            err = m.error()
-            if err is not None:
-                if err.fatal():
-                    raise KafkaException(err)
-                if err.code() != KafkaError._PARTITION_EOF:
-                    log.warning("kafka error: %s", err.str())
-                continue
-            msg = Message.from_kafka(m)
-            self.counts.consumed += 1
-            pending = self.in_flight.take(msg)
-            if msg.topic == self._waiting_topic:
-                self._take_parked(pending)
-                continue
-            route = self.router.route_for(msg.topic)
-            per_topic = self._per_topic.get(msg.topic) or self._topic_metrics(msg.topic, route)
-            started = time.perf_counter()
-            outcome = self.router.process(msg, route, self._contacts.lookup)
-            per_topic.transform_seconds.observe(time.perf_counter() - started)
-            per_topic.consumed.inc()
-            if isinstance(outcome, Waiting):
-                self._park(pending, outcome)
-            else:
-                self._act_on(pending, outcome, per_topic)
+        """Route and transform a batch; what needs delivery is handed over after it, in one go.
+
+        The fast path: a message its transform's probe filters from the bytes (transforms.probe)
+        on a partition that holds nothing else is settled on the spot, its watermark moved past
+        it (InFlight.settle_at_head): no Message, no Pending, no decode, and its counters are
+        added once per batch. Anywhere else it is taken as usual and waits its turn.
+        """
+        route_for, settle_at_head = self.router.route_for, self.in_flight.settle_at_head
+        per_topic_of, waiting_topic = self._per_topic.get, self._waiting_topic
+        debug = log.isEnabledFor(logging.DEBUG)
+        taken = fast = 0
+        try:
+            for m in batch:
+                err = m.error()
+                if err is not None:
+                    if err.fatal():
+                        raise KafkaException(err)
+                    if err.code() != KafkaError._PARTITION_EOF:
+                        log.warning("kafka error: %s", err.str())
+                    continue
+                taken += 1
+                topic = m.topic()
+                if topic != waiting_topic:
+                    route = route_for(topic)
+                    probe = route.probe if route is not None else None
+                    if probe is not None:
+                        value = m.value()
+                        filtered = probe(value) if value is not None else None
+                        if filtered is not None:
+                            per_topic = per_topic_of(topic) or self._topic_metrics(topic, route)
+                            if settle_at_head((topic, m.partition()), m.offset()):
+                                fast += 1
+                                self._count_filtered(per_topic, topic, filtered, debug, m)
+                                continue
+                            pending = self.in_flight.take(Message.from_kafka(m))
+                            per_topic.consumed_n += 1
+                            self._act_on(pending, filtered, per_topic)
+                            continue
+                self._take_one(Message.from_kafka(m))
+        finally:
+            self.counts.consumed += taken
+            self.counts.filtered += fast
+            for per_topic in self._per_topic.values():
+                per_topic.flush()
+
+    def _count_filtered(self, per_topic: _TopicMetrics, topic: str, outcome: Filtered,
+                        debug: bool, m: Any) -> None:
+        """The fast path's bookkeeping of one filtered message (counted as _act_on does)."""
+        reason = outcome.reason if outcome.reason in FILTER_REASONS else "other"
+        if reason not in per_topic.filtered:
+            per_topic.filtered[reason] = self.metrics.filtered.labels(topic, per_topic.transform,
+                                                                      reason)
+        per_topic.consumed_n += 1
+        per_topic.filtered_n[reason] = per_topic.filtered_n.get(reason, 0) + 1
+        if debug:
+            log.debug("filtered %s/%s@%s: %s: %s", topic, m.partition(), m.offset(),
+                      outcome.reason, outcome.detail)
+        self._breakers.record_healthy(topic)
+
+    def _take_one(self, msg: Message) -> None:
+        """One message the long way: routed, transformed (timed), acted on."""
+        pending = self.in_flight.take(msg)
+        if msg.topic == self._waiting_topic:
+            self._take_parked(pending)
+            return
+        route = self.router.route_for(msg.topic)
+        per_topic = self._per_topic.get(msg.topic) or self._topic_metrics(msg.topic, route)
+        started = time.perf_counter()
+        outcome = self.router.process(msg, route, self._contacts.lookup)
+        per_topic.transform_seconds.observe(time.perf_counter() - started)
+        per_topic.consumed_n += 1
+        if isinstance(outcome, Waiting):
+            self._park(pending, outcome)
+        else:
+            self._act_on(pending, outcome, per_topic)
 
     def _act_on(self, pending: Pending, outcome: Outcome, per_topic: _TopicMetrics) -> None:
         """Filtered: settled now; a Failure: dead-lettered; activities: a job for delivery."""
@@ -217,9 +279,10 @@ class ActivityConsumer:
                 child = per_topic.filtered[reason] = self.metrics.filtered.labels(
                     pending.source.topic, per_topic.transform, reason)
             child.inc()
-            log.debug("filtered %s: %s: %s", pending.source.where(), outcome.reason,
-                      outcome.detail)
-            self._breakers.record(pending.source.topic, False)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("filtered %s: %s: %s", pending.source.where(), outcome.reason,
+                          outcome.detail)
+            self._breakers.record_healthy(pending.source.topic)
             self.in_flight.settle(pending)
         elif isinstance(outcome, Failure):
             self._dead_letter(pending, outcome)

@@ -49,7 +49,8 @@ class Metrics:
                                     "Messages written to a dead-letter topic, by reason class.",
                                     ["topic", "reason"], registry=r)
         self.transform_seconds = Histogram(_P + "transform_duration_seconds",
-                                           "Decode + transform + encode time per message.",
+                                           "Decode + transform + encode time per message (not the ones the "
+                                           "transform's probe filters from the bytes).",
                                            ["transform"], buckets=_FAST, registry=r)
         self.end_to_end_seconds = Histogram(_P + "end_to_end_latency_seconds",
                                             "From the Kafka message timestamp to Freshdesk's 200.",

@@ -22,6 +22,7 @@ from consumer.dead_letter import Failure
 from consumer.message import Message
 from consumer.transform_runner import ContactLookup, Outcome, decode, run_transform
 from transforms import EventMeta, Filtered, Transform, resolve
+from transforms.probe import Probe, probe_of
 
 __all__ = ["DEAD_LETTER_TOPIC", "LEARN_ONLY", "TOMBSTONE", "Outcome", "Route", "Router"]
 
@@ -35,6 +36,11 @@ class Route:
     subscription: Subscription
     transform: Transform
     matches: re.Pattern[str] | None  # None: an exact topic name
+    probe: Probe | None = None  # the transform's (transforms.probe); filled in when not given
+
+    def __post_init__(self) -> None:
+        if self.probe is None:
+            object.__setattr__(self, "probe", probe_of(self.transform))
 
     def claims(self, topic: str) -> bool:
         if self.matches is None:
@@ -105,6 +111,10 @@ class Router:
             return Failure("no_route", f"no subscription claims topic {msg.topic!r}")
         if msg.value is None:
             return TOMBSTONE
+        if route.probe is not None:  # a type the transform filters, told from the bytes
+            filtered = route.probe(msg.value)
+            if filtered is not None:
+                return filtered
         event = decode(msg.value)
         if isinstance(event, Failure):
             return event

@@ -6,6 +6,8 @@ each activity to a Freshdesk (or sandbox) and prints the answer. Events are run 
 one contact directory, as the consumer would: what an event teaches (``learned``) resolves the
 customer of later ones, and an event whose customer nobody named yet says what it waits for.
 ``--contacts FILE`` fills the directory first (the ``contacts.bootstrap_file`` format).
+An event the transform's probe filters from its bytes (transforms.probe) is shown filtered
+without being decoded, as the consumer settles it.
 
 Exit code 0 when every event became an activity, was filtered or waits for its contact, 1 when
 any was rejected (by the transform, the contract or Freshdesk), 2 when the transform or a file
@@ -32,6 +34,7 @@ from consumer.directory import BootstrapError, MemoryDirectory, load_bootstrap_f
 from consumer.transform_runner import Waiting, run_transform
 from transforms import EventMeta, Filtered, Link
 from transforms import resolve as resolve_transform
+from transforms.probe import probe_of
 
 __all__ = ["add_parser", "run"]
 
@@ -82,8 +85,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if args.contacts:
             loaded = load_bootstrap_file(directory.directory, args.contacts)
             print(f"contacts: learned {loaded.links} links from {args.contacts}", file=out)
-        for offset, (where, event) in enumerate(_events(args.files)):
+        probe = probe_of(transform)
+        for offset, (where, raw, event) in enumerate(_events(args.files)):
             print(f"== {where}", file=out)
+            filtered = probe(raw) if probe is not None else None
+            if filtered is not None:  # as the consumer does: told from the bytes, not decoded
+                _filtered(filtered, out)
+                continue
             if isinstance(event, _Unreadable):
                 print(f"rejected (decode): {event.reason}", file=out)
                 rejected += 1
@@ -113,7 +121,7 @@ def _show(transform: Any, name: str, event: Any, meta: EventMeta, directory: Lea
               "event names that customer", file=out)
         return 0
     if isinstance(outcome, Filtered):
-        print(f"filtered ({outcome.reason}): {outcome.detail or 'not for the timeline'}", file=out)
+        _filtered(outcome, out)
         return 0
     if isinstance(outcome, Failure):
         print(f"rejected ({_SHOWN_AS.get(outcome.reason, outcome.reason)}): {outcome.error}",
@@ -127,6 +135,10 @@ def _show(transform: Any, name: str, event: Any, meta: EventMeta, directory: Lea
         if client is not None and base_url is not None:
             failed |= _post(client, base_url, delivery.body, out)
     return failed
+
+
+def _filtered(outcome: Filtered, out: TextIO) -> None:
+    print(f"filtered ({outcome.reason}): {outcome.detail or 'not for the timeline'}", file=out)
 
 
 def _target(link: Link) -> str:
@@ -157,23 +169,24 @@ class _Unreadable:
         self.reason = reason
 
 
-def _events(paths: list[str]) -> Iterator[tuple[str, Any]]:
-    """``(where, event)`` for every event: the whole file as one JSON value when it is one, else
-    one per non-empty line."""
+def _events(paths: list[str]) -> Iterator[tuple[str, bytes, Any]]:
+    """``(where, raw bytes, event)`` for every event: the whole file as one JSON value when it
+    is one, else one per non-empty line."""
     for path in paths:
         name = "<stdin>" if path == "-" else path
         text = sys.stdin.buffer.read() if path == "-" else _read(path)
         try:
-            yield name, orjson.loads(text)
+            yield name, text, orjson.loads(text)
             continue
         except orjson.JSONDecodeError:
             pass
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
-                    yield f"{name}:{number}", orjson.loads(line)
+                    event = orjson.loads(line)
                 except orjson.JSONDecodeError as e:
-                    yield f"{name}:{number}", _Unreadable(f"not JSON: {e}")
+                    event = _Unreadable(f"not JSON: {e}")
+                yield f"{name}:{number}", line, event
 
 
 def _read(path: str) -> bytes:

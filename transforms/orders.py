@@ -44,6 +44,7 @@ from transforms._envelope import (
 from transforms.activity import Activity, ActivityObject, Actor
 from transforms.event import EventMeta, Filtered, TransformError
 from transforms.money import money
+from transforms.probe import type_probe, with_probe
 
 __all__ = ["MAX_ITEMS", "order_activity"]
 
@@ -75,8 +76,7 @@ def order_activity(event: Any, meta: EventMeta) -> Activity | Filtered:
     kind = event_type(event, "orders")
     build = _BUILDERS.get(kind)
     if build is None:
-        return Filtered("event_type_not_shown", f"orders: {clip(kind, 100)} is not shown on the "
-                                                "timeline")
+        return _not_shown(kind)
     env = read_envelope(event, meta, "shop")
     order = _read_order(event, kind)
     return env.activity(*build(event, env, order),
@@ -216,6 +216,15 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], Envelope, _Order], _Built]] = {
     "order.fulfilled": _fulfilled,
     "order.refunded": _refunded,
 }
+
+
+def _not_shown(kind: str) -> Filtered:
+    return Filtered("event_type_not_shown", f"orders: {clip(kind, 100)} is not shown on the "
+                                            "timeline")
+
+
+# Filtered types are settled from the raw bytes, without a decode (transforms.probe).
+with_probe(order_activity, type_probe(_BUILDERS, _not_shown))
 
 
 def _summary(order: _Order, default_status: str) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from transforms._envelope import (
 from transforms.activity import Activity, ActivityObject, Actor
 from transforms.event import EventMeta, Filtered
 from transforms.money import money
+from transforms.probe import type_probe, with_probe
 from transforms.timefmt import parse_time
 
 __all__ = ["DISPUTE_REASONS", "FAILURE_REASONS", "payment_activity"]
@@ -112,8 +113,7 @@ def payment_activity(event: Any, meta: EventMeta) -> Activity | Filtered:
     kind = event_type(event, "payments")
     build = _BUILDERS.get(kind)
     if build is None:
-        return Filtered("event_type_not_shown", f"payments: {clip(kind, 100)} is not shown on the "
-                                                "timeline")
+        return _not_shown(kind)
     env = read_envelope(event, meta, "shop")
     payment = _read_payment(event, kind)
     return env.activity(*build(event, env, payment),
@@ -256,3 +256,12 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], Envelope, _Payment], _Built]] = {
     "payment.refunded": _refunded,
     "payment.disputed": _disputed,
 }
+
+
+def _not_shown(kind: str) -> Filtered:
+    return Filtered("event_type_not_shown", f"payments: {clip(kind, 100)} is not shown on the "
+                                            "timeline")
+
+
+# Filtered types are settled from the raw bytes, without a decode (transforms.probe).
+with_probe(payment_activity, type_probe(_BUILDERS, _not_shown))

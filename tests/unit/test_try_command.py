@@ -152,3 +152,16 @@ def test_a_contacts_file_fills_the_directory_first(tmp_path: Path) -> None:
                      str(contacts), str(charge))
     assert code == 0 and "contacts: learned 1 links" in out
     assert '"email": "monica@example.com"' in out
+
+
+def test_a_type_the_probe_filters_is_filtered_from_the_bytes_as_the_consumer_does(
+        tmp_path: Path) -> None:
+    lines = tmp_path / "events.jsonl"
+    lines.write_text('{"type": "order.updated", "order": {"id": "o1"}}\n'
+                     '{"type": "order.updated", "order": {"id": }}\n'  # not JSON after the type
+                     '{"type": "order.created", "order": {"id": }}\n')
+    code, out = try_("-t", "orders", str(lines))
+    assert code == 1
+    shown = "filtered (event_type_not_shown): orders: order.updated is not shown on the timeline"
+    assert f"== {lines}:1\n{shown}\n== {lines}:2\n{shown}\n" in out, "the consumer filters both"
+    assert f"== {lines}:3\nrejected (decode): not JSON:" in out
