@@ -156,13 +156,16 @@ def sandbox_process(workdir: Path, *, rate_limit: int, window_s: float, window: 
 
 
 def consumer_config(*, bootstrap: str, group: str, topic: str, base_url: str,
-                    max_in_flight: int | None = None, max_pending: int | None = None) -> str:
-    """A subscription file: one topic through ``orders``, memory ledger, quiet logs."""
+                    max_in_flight: int | None = None, max_pending: int | None = None,
+                    kafka: dict[str, str] | None = None) -> str:
+    """A subscription file: one topic through ``orders``, memory ledger, quiet logs; ``kafka``:
+    more librdkafka settings (they pass through)."""
     return (
         "kafka:\n"
         f"  bootstrap.servers: {bootstrap}\n"
         f"  group.id: {group}\n"
-        "freshdesk:\n"
+        + "".join(f"  {key}: {value}\n" for key, value in (kafka or {}).items())
+        + "freshdesk:\n"
         f"  base_url: {base_url}\n"
         "  api_key: sandbox-key\n"
         + (f"  max_in_flight: {max_in_flight}\n" if max_in_flight else "")
@@ -216,11 +219,12 @@ class ConsumerProcess:
 class Env:
     """One broker, one fast sink and one work directory for a whole run; topics made once."""
 
-    def __init__(self, keep: bool = False) -> None:
+    def __init__(self, keep: bool = False, consumer_kafka: dict[str, str] | None = None) -> None:
         from consumer_devtools.local_kafka import LocalKafka
 
         self.workdir = Path(tempfile.mkdtemp(prefix="fdac-bench-"))
         self.keep = keep
+        self.consumer_kafka = consumer_kafka or {}  # extra librdkafka settings of every consumer
         self.kafka = LocalKafka(self.workdir / "kafka")
         self._topics: dict[str, int] = {}
         self._sink: Sink | None = None
@@ -234,6 +238,11 @@ class Env:
     @property
     def bootstrap(self) -> str:
         return self.kafka.bootstrap
+
+    def consumer(self, name: str, **config: Any) -> ConsumerProcess:
+        """The consumer on this broker (and this run's extra Kafka settings)."""
+        return ConsumerProcess(self.workdir, name, bootstrap=self.bootstrap,
+                               kafka=self.consumer_kafka, **config)
 
     @property
     def sink(self) -> Sink:

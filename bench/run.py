@@ -168,8 +168,8 @@ def own_filter_bench(n: int, size_kb: int, env: Env | None = None,
         assert sum(ends.values()) == n, ends
         sink_before = env.sink.stats()["count"]
         progress(f"filter ~{size_kb} KB: the consumer filters {n:,} events")
-        consumer = stack.enter_context(ConsumerProcess(
-            env.workdir, f"filter{size_kb}", bootstrap=env.bootstrap, topic=topic,
+        consumer = stack.enter_context(env.consumer(
+            f"filter{size_kb}", topic=topic,
             base_url=env.sink.base_url))
         probe = Consumer({"bootstrap.servers": env.bootstrap, "group.id": consumer.group,
                           "enable.auto.commit": False})
@@ -269,8 +269,8 @@ def bench_delivery(env: Env, sizes: Sizes) -> list[dict[str, Any]]:
         progress(f"delivery, max_in_flight {in_flight}: {n:,} activities into the fast sink")
         sink = env.sink
         cpu_sink0 = sink.cpu_seconds()
-        with ConsumerProcess(env.workdir, f"delivery{in_flight}", bootstrap=env.bootstrap,
-                             topic=topic, base_url=sink.base_url, max_in_flight=in_flight) as c:
+        with env.consumer(f"delivery{in_flight}", topic=topic, base_url=sink.base_url,
+                          max_in_flight=in_flight) as c:
             sink.arm(n, c.pid)
             s = _await_posts(c, sink, n, sizes.delivery_cap_s, sizes.timeout_s, "delivery")
         cpu_sink = (sink.cpu_seconds() or 0) - (cpu_sink0 or 0)
@@ -299,8 +299,7 @@ def bench_memory(env: Env, sizes: Sizes) -> list[dict[str, Any]]:
              f"{sizes.memory_delay_ms:g} ms, until {stop_n:,} delivered or {stop_s:g} s")
     sink = Sink(env.workdir, delay_ms=sizes.memory_delay_ms)
     try:
-        with ConsumerProcess(env.workdir, "memory", bootstrap=env.bootstrap, topic=topic,
-                             base_url=sink.base_url) as c:
+        with env.consumer("memory", topic=topic, base_url=sink.base_url) as c:
             sink.arm(stop_n, c.pid)
             deadline = c.started + stop_s
             while True:
@@ -401,8 +400,7 @@ def bench_latency(env: Env, sizes: Sizes) -> list[dict[str, Any]]:
              f"({LATENCY_LIMIT} calls per {LATENCY_WINDOW_S:g} s)")
     with sandbox_process(env.workdir, rate_limit=LATENCY_LIMIT, window_s=LATENCY_WINDOW_S) as url, \
             httpx.Client(base_url=url, timeout=30) as http, \
-            ConsumerProcess(env.workdir, "latency", bootstrap=env.bootstrap, topic=topic,
-                            base_url=url) as c:
+            env.consumer("latency", topic=topic, base_url=url) as c:
         baseline = KafkaBaseline(env.bootstrap, topic)
         producer = Producer({"bootstrap.servers": env.bootstrap, "linger.ms": 0, "acks": 1})
         sent: dict[str, int] = {}
@@ -509,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="change one size, e.g. --set filter_n=20000 --set budget_s=30 "
                              "(see Sizes in bench/run.py)")
+    parser.add_argument("--kafka", action="append", default=[], metavar="KEY=VALUE",
+                        help="a librdkafka setting for every consumer run, e.g. "
+                             "--kafka queued.max.messages.kbytes=8192 (a tuning experiment)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (broker data)")
     args = parser.parse_args(argv)
     only = [b.strip() for b in args.only.split(",") if b.strip()]
@@ -516,7 +517,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)} (known: {', '.join(BENCHES)})")
     sizes = with_overrides(QUICK if args.quick else FULL, args.set)
-    label = ("quick" if args.quick else "full") + (f" ({', '.join(args.set)})" if args.set else "")
+    changed = args.set + [f"kafka.{kv}" for kv in args.kafka]
+    label = ("quick" if args.quick else "full") + (f" ({', '.join(changed)})" if changed else "")
+    consumer_kafka = dict(kv.split("=", 1) for kv in args.kafka)
     about = machine()
     args.results.mkdir(parents=True, exist_ok=True)
     out_path = args.results / f"{datetime.now().strftime('%Y%m%dT%H%M%S')}.jsonl"
@@ -524,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{about['cores']} cores, {about['cpu']}, Python {about['python']}, "
              f"commit {about['commit']}, {label} sizes; results to {out_path}")
     rows: list[dict[str, Any]] = []
-    with Env() as env, open(out_path, "a") as results:
+    with Env(args.keep, consumer_kafka) as env, open(out_path, "a") as results:
         for name in (b for b in BENCHES if b in only):
             began = time.monotonic()
             kwargs = {"impl": args.filter_impl} if name == "filter" else {}
