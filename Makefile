@@ -12,6 +12,14 @@ test: setup kafka-jars              ## unit, integration, chart and image tests,
 	.ci/install-test-tools.sh
 	HELM="$$(.ci/install-helm.sh)" FDAC_IMAGE="$$(.ci/build-image.sh)" $(BIN)/pytest
 
+bench: setup kafka-jars             ## the five benchmarks against their targets, < 10 min (BENCH_ARGS=--quick: a smoke run)
+	@command -v redis-server >/dev/null || { \
+	  echo "== bench: installing redis-server (Debian), as .ci/install-test-tools.sh does" >&2; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
