@@ -73,6 +73,7 @@ TP = tuple[str, int]
 _BATCH = 500  # messages per consume() call: amortises the call, bounded by max_pending
 _GAUGE_INTERVAL_S = 2.0  # lag gauges: often enough for alerts, rare enough to cost nothing
 _LOW_WATER = 0.5  # resume paused partitions once pending is back under this share of the limit
+_BUSY_WAIT_S = 0.005  # the wait for a message while work is out (settle it promptly)
 
 
 @dataclass(slots=True)
@@ -169,10 +170,21 @@ class ActivityConsumer:
         log.info("consuming", extra={"topics": ",".join(self.router.topics), "group": self._group,
                                      "freshdesk": getattr(self._station, "url", "?")})
         last_commit = last_progress = last_gauges = time.monotonic()
+        flowing = False  # the last consume() returned messages
         try:
             while not self._stop.is_set():
-                room = p.max_pending_messages - self._held()
-                self._take(self._consumer.consume(max(1, min(_BATCH, room)), p.poll_timeout_s))
+                # Messages flowing: take what is there without waiting. Else wait for the first
+                # one only (consume(n, t) waits for n or t: a quiet topic's event would sit out
+                # the timeout), and briefly while work is out, so that its settling, the commit
+                # and a resume after backpressure follow within milliseconds.
+                if flowing:
+                    room = p.max_pending_messages - self._held()
+                    batch = self._consumer.consume(max(1, min(_BATCH, room)), 0)
+                else:
+                    busy = self.in_flight.pending > 0
+                    batch = self._consumer.consume(1, _BUSY_WAIT_S if busy else p.poll_timeout_s)
+                flowing = bool(batch)
+                self._take(batch)
                 self._release_waiting()
                 self._submit()
                 self._settle()
@@ -586,6 +598,11 @@ class ActivityConsumer:
             "partition.assignment.strategy": "cooperative-sticky",
             "auto.offset.reset": "earliest",
             "logger": logging.getLogger("librdkafka.consumer"),  # our format, our redaction
+            # Read-ahead sized for a consumer that holds at most max_pending_messages: librdkafka's
+            # defaults (64 MB queued, 50 MB per fetch) doubled peak RSS draining a backlog
+            # (bench memory: 187 → 95-100 MB) without making filtering or delivery faster.
+            "queued.max.messages.kbytes": 8192,
+            "fetch.max.bytes": 2 * 1024 * 1024,
         }
         settings.update(self.config.kafka)
         # Not negotiable: offsets are committed by this loop, only for settled messages.
