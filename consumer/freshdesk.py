@@ -8,12 +8,17 @@ shared/freshdesk-contract.md live in exactly one table here (:func:`classify`).
 from __future__ import annotations
 
 import asyncio
+import base64
 import enum
+import os
+import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
-import httpx
-from httpx_aiohttp import AiohttpTransport
+import certifi
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from consumer.config import FreshdeskSettings, RetrySettings
 
@@ -45,7 +50,7 @@ class Reply:
     sent: bool = True
 
 
-def _int_header(headers: httpx.Headers, name: str) -> int | None:
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     value = headers.get(name)
     try:
         return int(value) if value is not None else None
@@ -56,9 +61,14 @@ def _int_header(headers: httpx.Headers, name: str) -> int | None:
 _RETRY_STATUSES = RetrySettings().statuses  # one source: the config default
 
 
-def classify(status: int, headers: httpx.Headers, body: str,
+def classify(status: int, headers: Mapping[str, str], body: str,
              retry_statuses: frozenset[int] = _RETRY_STATUSES) -> Reply:
-    """Map an HTTP answer to what the consumer must do about it (the contract's table)."""
+    """Map an HTTP answer to what the consumer must do about it (the contract's table).
+
+    ``headers`` is read case-insensitively: aiohttp's CIMultiDictProxy as it comes, any other
+    mapping (a plain dict in a test) is copied into a CIMultiDict first."""
+    if not isinstance(headers, (CIMultiDictProxy, CIMultiDict)):
+        headers = CIMultiDict(headers)
     total = _int_header(headers, "X-RateLimit-Total")
     remaining = _int_header(headers, "X-RateLimit-Remaining")
     used = _int_header(headers, "X-RateLimit-Used-CurrentRequest")
@@ -80,54 +90,121 @@ def classify(status: int, headers: httpx.Headers, body: str,
     return Reply(answer, status, detail, None, total, remaining, used)
 
 
-def _transport_failure(e: BaseException) -> str:
-    """'timed out: …' or 'connection failed: …', judged by the original error: the aiohttp
-    transport reports a dropped connection as httpx.ConnectTimeout."""
-    cause = e.__cause__ or e
-    timed_out = isinstance(cause, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)) or (
-        cause is e and isinstance(e, httpx.TimeoutException))
+def _transport_failure(e: BaseException, timeout_s: float | None = None) -> str:
+    """'timed out: …' or 'connection failed: …'. aiohttp's timeouts are all TimeoutError (its
+    ServerTimeoutError family and the bare one the total timeout raises, which has no text)."""
+    timed_out = isinstance(e, TimeoutError)
+    text = str(e)
+    if not text and timed_out and timeout_s is not None:
+        text = f"no complete answer within {timeout_s:g}s"
     kind = "timed out" if timed_out else "connection failed"
-    return f"{kind}: {type(cause).__name__}: {cause}"[:_BODY_KEEP]
+    return f"{kind}: {type(e).__name__}: {text}"[:_BODY_KEEP]
+
+
+# The connection could not be made (refused, unreachable, DNS, TLS handshake): aiohttp reports all
+# of these as ClientConnectorError (ClientConnectorDNSError, …SSLError, …CertificateError).
+_NEVER_SENT = (aiohttp.ClientConnectorError, ConnectionRefusedError)
 
 
 def _may_have_been_sent(e: BaseException) -> bool:
-    """False when the connection was never made (refused, DNS, TLS handshake): the request did
-    not leave. Everything else (timeouts, a connection dropped mid-request) is unknown."""
-    never = (httpx.ConnectError, aiohttp.ClientConnectorError, ConnectionRefusedError)
-    return not (isinstance(e, never) or isinstance(e.__cause__, never))
+    """False when the connection was never made: the request did not leave. Everything else is
+    unknown: a timeout (even one that struck while connecting: aiohttp's total timeout does not
+    say where it struck), a server that closed the connection mid-request
+    (ServerDisconnectedError), a reset or other OSError on a connection that existed."""
+    return not isinstance(e, _NEVER_SENT)
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """The trust httpx gave us (httpx.create_ssl_context(verify=True)): SSL_CERT_FILE or
+    SSL_CERT_DIR when set, else certifi's bundle. aiohttp's default would be the system store."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _text(raw: bytes, charset: str | None) -> str:
+    """The body as httpx's ``response.text`` gave it: the declared charset if Python knows it,
+    else UTF-8; undecodable bytes replaced, never an error."""
+    try:
+        return raw.decode(charset or "utf-8", "replace")
+    except LookupError:
+        return raw.decode("utf-8", "replace")
+
+
+# Idle keep-alive connections are closed after this long: httpx.Limits' keepalive_expiry, which
+# the old transport passed on to aiohttp. Short, so we seldom reuse a connection the server is
+# closing (a POST on one fails with an unknown outcome).
+_KEEPALIVE_S = 5.0
 
 
 class FreshdeskClient:
-    """Posts activity bodies (already encoded JSON) to one account."""
+    """Posts activity bodies (already encoded JSON) to one account.
 
-    def __init__(self, settings: FreshdeskSettings, transport: httpx.AsyncBaseTransport | None = None):
+    A bare aiohttp.ClientSession (bench/http_client.py: httpx's own layers over the aiohttp
+    transport cost more CPU per POST than aiohttp itself). It is made on first use inside the
+    running loop (the delivery thread's), or at once when constructed inside it."""
+
+    def __init__(self, settings: FreshdeskSettings):
         self.url = settings.url + PATH
+        self._url = URL(self.url)  # parsed and encoded once, not per request
         self._retry_statuses = settings.retry.statuses
-        limits = httpx.Limits(
-            max_connections=settings.max_in_flight, max_keepalive_connections=settings.max_in_flight
-        )
-        if transport is None:
-            # httpx's API on aiohttp's HTTP/1.1 engine: bench/http_client.py measured ~10x less
-            # CPU per POST than httpx's own transport at 32 in flight (304 vs 3,141 µs here).
-            transport = AiohttpTransport(limits=limits)
-        self._http = httpx.AsyncClient(
-            auth=httpx.BasicAuth(settings.api_key.get_secret_value(), "X"),
-            headers={"Content-Type": "application/json",
-                     "User-Agent": "freshdesk-activity-consumer"},
-            timeout=httpx.Timeout(settings.timeout_s),
-            limits=limits,
-            transport=transport,
-        )
+        self._max_in_flight = settings.max_in_flight
+        self._timeout_s = settings.timeout_s
+        # httpx.Timeout(t) was four separate limits (connect, each socket read, each write, the
+        # wait for a pooled connection), so one request could last several t. One total limit
+        # is what freshdesk.timeout_s promises ("per request") and what check-config's
+        # ledger.lease_s > freshdesk.timeout_s relies on: no request outlives its claim's lease.
+        # Stricter than before only for an answer that trickles in for longer than t.
+        self._timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
+        userpass = f"{settings.api_key.get_secret_value()}:X".encode()  # httpx.BasicAuth: UTF-8
+        self._headers = {
+            "Authorization": "Basic " + base64.b64encode(userpass).decode("ascii"),
+            "Content-Type": "application/json",
+            "User-Agent": "freshdesk-activity-consumer",
+        }
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # made by the first post(), in the loop that runs it
+        else:
+            self._open()
 
     def __repr__(self) -> str:
         return f"FreshdeskClient(url={self.url!r})"  # never the API key
 
+    def _open(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("FreshdeskClient is closed")
+        connector = aiohttp.TCPConnector(
+            limit=self._max_in_flight,  # as many connections as requests in flight, kept alive
+            keepalive_timeout=_KEEPALIVE_S,
+            ssl=_ssl_context() if self._url.scheme == "https" else True,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers=self._headers,
+            timeout=self._timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),  # Freshdesk's cookies are of no use to us
+        )
+        return self._session
+
     async def post(self, body: bytes) -> Reply:
+        session = self._session if self._session is not None else self._open()
         try:
-            response = await self._http.post(self.url, content=body)
-        except (TimeoutError, httpx.TransportError, aiohttp.ClientError, OSError) as e:
-            return Reply(Answer.TRANSIENT, None, _transport_failure(e), sent=_may_have_been_sent(e))
-        return classify(response.status_code, response.headers, response.text, self._retry_statuses)
+            async with session.post(self._url, data=body, allow_redirects=False) as response:
+                raw = await response.read()  # all of it: the connection goes back to the pool
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            return Reply(Answer.TRANSIENT, None, _transport_failure(e, self._timeout_s),
+                         sent=_may_have_been_sent(e))
+        return classify(response.status, response.headers, _text(raw, response.charset),
+                        self._retry_statuses)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        """Closes the session and its connections; a post() afterwards raises RuntimeError."""
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()

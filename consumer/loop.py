@@ -112,7 +112,7 @@ class ActivityConsumer:
     unit tests run it on a fake broker and a fake delivery side."""
 
     def __init__(self, config: Config, router: Router | None = None, *,
-                 progress_interval_s: float = 30.0, transport: Any = None,
+                 progress_interval_s: float = 30.0,
                  metrics: Metrics = METRICS,
                  make_kafka_consumer: Callable[[dict[str, Any]], Any] | None = None,
                  make_station: Callable[[], Station] | None = None,
@@ -129,7 +129,6 @@ class ActivityConsumer:
         self._stop = threading.Event()
         self._paused = False
         self._progress_interval = progress_interval_s
-        self._transport = transport
         self._make_kafka_consumer = make_kafka_consumer or (lambda settings: Consumer(settings))
         self._make_station = make_station or self._delivery_station
         self._make_dead_letters = make_dead_letters or self._dead_letter_producer
@@ -567,7 +566,7 @@ class ActivityConsumer:
 
     def _delivery_station(self) -> DeliveryStation:
         async def make() -> Deliverer:
-            client = FreshdeskClient(self.config.freshdesk, transport=self._transport)
+            client = FreshdeskClient(self.config.freshdesk)
             budget = make_budget(self.config.freshdesk, self.config.ledger, self.metrics)
             return Deliverer(client, self.config.freshdesk, budget=budget,
                              ledger=make_ledger(self.config.ledger), metrics=self.metrics,

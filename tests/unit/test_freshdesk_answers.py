@@ -1,12 +1,12 @@
 import aiohttp
-import httpx
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from consumer.config import RetrySettings
 from consumer.delivery import backoff
-from consumer.freshdesk import Answer, _transport_failure, classify
+from consumer.freshdesk import Answer, _may_have_been_sent, _transport_failure, classify
 
-H = httpx.Headers({"X-RateLimit-Total": "700", "X-RateLimit-Remaining": "12"})
+H = {"X-RateLimit-Total": "700", "X-RateLimit-Remaining": "12"}
 
 
 @pytest.mark.parametrize(("status", "answer"), [
@@ -21,9 +21,20 @@ def test_each_status_maps_to_what_the_contract_says(status, answer):
     assert (reply.budget_total, reply.budget_remaining) == (700, 12)
 
 
+@pytest.mark.parametrize("headers", [
+    {"x-ratelimit-total": "700", "X-RATELIMIT-REMAINING": "12", "retry-after": "7"},  # a dict
+    CIMultiDictProxy(CIMultiDict({"x-ratelimit-total": "700", "X-RATELIMIT-REMAINING": "12",
+                                  "retry-after": "7"})),  # what aiohttp hands over
+])
+def test_headers_are_read_whatever_their_case(headers):
+    reply = classify(429, headers, "")
+    assert (reply.budget_total, reply.budget_remaining, reply.retry_after) == (700, 12, 7)
+
+
 def test_429_carries_retry_after_and_defaults_to_a_minute_without_it():
-    assert classify(429, httpx.Headers({"Retry-After": "7"}), "").retry_after == 7
-    assert classify(429, httpx.Headers({}), "").retry_after == 60
+    assert classify(429, {"Retry-After": "7"}, "").retry_after == 7
+    assert classify(429, {}, "").retry_after == 60
+    assert classify(429, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, "").retry_after == 60
 
 
 def test_error_bodies_are_trimmed_for_dead_letters():
@@ -38,23 +49,29 @@ def test_backoff_grows_to_its_cap_and_jitter_only_shortens_it():
     assert backoff(1, no_jitter, rand=lambda: 0.9) == no_jitter.initial_backoff_s
 
 
-def _mapped(original: BaseException, as_: type[httpx.HTTPError]) -> httpx.HTTPError:
-    """What the aiohttp transport raises: an httpx error caused by aiohttp's."""
-    try:
-        raise as_(str(original)) from original
-    except httpx.HTTPError as e:
-        return e
+class _Key:  # what aiohttp's ClientConnectorError reads from its connection key
+    host, port, ssl = "acme.freshdesk.com", 443, True
 
 
-def test_a_dropped_connection_is_a_connection_failure_even_when_reported_as_a_timeout():
-    # httpx-aiohttp maps every aiohttp.ClientConnectionError to httpx.ConnectTimeout.
-    dropped = _mapped(aiohttp.ServerDisconnectedError(), httpx.ConnectTimeout)
-    assert _transport_failure(dropped).startswith("connection failed: ServerDisconnectedError")
+def test_a_connection_never_made_was_not_sent_and_everything_else_may_have_been():
+    never = [aiohttp.ClientConnectorError(_Key(), ConnectionRefusedError(111, "refused")),
+             aiohttp.ClientConnectorDNSError(_Key(), OSError(-2, "Name or service not known")),
+             ConnectionRefusedError(111, "refused")]
+    maybe = [aiohttp.ServerDisconnectedError(), aiohttp.ClientOSError(104, "reset by peer"),
+             aiohttp.ClientPayloadError("truncated"), aiohttp.SocketTimeoutError("read"),
+             aiohttp.ConnectionTimeoutError("connect"), TimeoutError(),
+             ConnectionResetError(104, "reset")]
+    assert [_may_have_been_sent(e) for e in never] == [False] * len(never)
+    assert [_may_have_been_sent(e) for e in maybe] == [True] * len(maybe)
 
 
-def test_a_read_timeout_is_a_timeout():
-    slow = _mapped(aiohttp.SocketTimeoutError("Timeout on reading data from socket"),
-                   httpx.ReadTimeout)
-    assert _transport_failure(slow).startswith("timed out")
-    assert _transport_failure(httpx.ReadTimeout("plain httpx")).startswith("timed out")
+def test_timeouts_are_timeouts_and_the_rest_connection_failures():
+    assert _transport_failure(aiohttp.ServerDisconnectedError()).startswith(
+        "connection failed: ServerDisconnectedError")
+    assert _transport_failure(aiohttp.SocketTimeoutError("Timeout on reading data")).startswith(
+        "timed out: SocketTimeoutError: Timeout on reading data")
     assert _transport_failure(ConnectionResetError("reset")).startswith("connection failed")
+    # aiohttp's total timeout raises a bare TimeoutError without text: say what it means
+    assert _transport_failure(TimeoutError(), 10) == (
+        "timed out: TimeoutError: no complete answer within 10s")
+    assert len(_transport_failure(aiohttp.ClientOSError(1, "x" * 10_000))) == 2048
