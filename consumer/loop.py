@@ -602,6 +602,9 @@ class ActivityConsumer:
             # (bench memory: 187 → 95-100 MB) without making filtering or delivery faster.
             "queued.max.messages.kbytes": 8192,
             "fetch.max.bytes": 2 * 1024 * 1024,
+            # With the smaller queue full, librdkafka waits this long before fetching again
+            # (1000 ms by default): a second's idle gap each time. bench filter 2 KB: 5,700 → 43,000/s.
+            "fetch.queue.backoff.ms": 20,
         }
         settings.update(self.config.kafka)
         # Not negotiable: offsets are committed by this loop, only for settled messages.
