@@ -75,12 +75,14 @@ class FakeKafka:
         self.assigned: set[tuple[str, int]] = set()
         self.paused: set[tuple[str, int]] = set()
         self.commits: list[dict[tuple[str, int], int]] = []
+        self.consumed: list[tuple[int, float]] = []  # (num_messages, timeout) of every consume()
         self.closed = False
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         self.callbacks = callbacks
 
     def consume(self, num_messages: int, timeout: float) -> Sequence[FakeMessage]:
+        self.consumed.append((num_messages, timeout))
         if not self.steps:
             assert self.pipeline is not None
             self.pipeline.stop()

@@ -182,3 +182,23 @@ def test_readiness_does_not_need_partitions_but_a_halt_or_a_tripped_breaker_make
     consumer._set_halted("the API key is wrong (401)")
     ready, why = consumer.readiness()
     assert not ready and "API key is wrong" in why
+
+
+def test_consume_waits_for_one_message_when_idle_briefly_while_work_is_out_and_not_while_flowing():
+    """consume(n, t) waits for n messages or t: idle it must ask for one (a quiet topic's event
+    is taken at once), flowing it must not wait at all, and with work out only briefly, so the
+    work's settling and commit are not held up by a quiet topic."""
+    station = FakeStation()
+    kafka = FakeKafka([
+        lambda k: (k.assign(0), [])[1],        # idle: nothing out
+        lambda k: [order(0), order(1)],         # the first message arrives
+        lambda k: [],                           # flowing: take what is there
+        lambda k: (station.resolve(0), station.resolve(1), [])[2],  # work out: brief waits
+        lambda k: [],                           # all settled: idle again
+    ])
+    consumer = pipeline(kafka, station, FakeDeadLetters())
+    consumer.run()
+    poll_timeout = consumer.config.processing.poll_timeout_s
+    assert kafka.consumed[:5] == [(1, poll_timeout), (1, poll_timeout), (500, 0), (1, 0.005),
+                                  (1, poll_timeout)], kafka.consumed
+    assert kafka.committed_now() == {P0: 2}
