@@ -207,31 +207,34 @@ class Deliverer:
                     await self.gate.wait()
                 await self.budget.wait()
                 reply: Reply | None = None
-                async with self._slots:
-                    if run.abandoned:
-                        self.budget.unused()  # the call wait() counted is not made
-                        return ABANDONED
-                    if (not probing and not self.gate.is_open) or self.budget.throttled_for > 0:
-                        self.budget.unused()
-                        continue  # halted or throttled while we waited for the slot: wait again
-                    # Claimed right before each attempt: a lease left by a crash then covers only
-                    # a request that may really have been sent, a long retry keeps its lease
-                    # fresh, and a key another replica delivered meanwhile is seen as DELIVERED.
-                    claim = await self._claim(delivery.key)  # None: the ledger is away
-                    if claim is Claim.DELIVERED:
-                        held = False
-                        self.budget.unused()
-                        return _SKIPPED
-                    if claim is not Claim.CLAIMED:
-                        self.budget.unused()  # BUSY, or the ledger is away: no call made
-                    else:
-                        held, known_before = True, not unknown
-                        unknown = True  # until its answer is read (a cancel lands here too)
-                        reply, seconds = await self._post(delivery, run)
-                        if reply.answer is Answer.DELIVERED:
+                try:
+                    async with self._slots:
+                        if run.abandoned:
+                            return ABANDONED
+                        if (not probing and not self.gate.is_open) or self.budget.throttled_for > 0:
+                            continue  # halted or throttled while we waited for the slot: again
+                        # Claimed right before each attempt: a lease left by a crash then covers
+                        # only a request that may really have been sent, a long retry keeps its
+                        # lease fresh, and a key another replica delivered meanwhile is seen as
+                        # DELIVERED.
+                        claim = await self._claim(delivery.key)  # None: the ledger is away
+                        if claim is Claim.DELIVERED:
                             held = False
-                        elif reply.status is not None or not reply.sent:
-                            unknown = not known_before  # an answer: this attempt stored nothing
+                            return _SKIPPED
+                        if claim is Claim.CLAIMED:
+                            held, known_before = True, not unknown
+                            unknown = True  # until its answer is read (a cancel lands here too)
+                            reply, seconds = await self._post(delivery, run)
+                            if reply.answer is Answer.DELIVERED:
+                                held = False
+                            elif reply.status is not None or not reply.sent:
+                                unknown = not known_before  # an answer: this attempt stored nothing
+                finally:
+                    if reply is None:
+                        # The call wait() counted was not made (abandoned, halted, throttled,
+                        # known delivered, BUSY, ledger away, or stopped on its way): give it
+                        # back, so the budget neither counts it in flight nor waits for its answer.
+                        self.budget.unused()
                 if reply is None:  # BUSY (another owner posts it now) or the ledger is away
                     await asyncio.sleep(0.5)
                     continue

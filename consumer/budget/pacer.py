@@ -137,6 +137,10 @@ class AccountBudget:
 
     def unused(self) -> None:
         self._schedule.on_unused()
+        # Like an answer, it frees the call counted in flight: a caller waiting for one (before
+        # the first headers, or at the bottom of the window) must not wait for an answer that
+        # will never come (a restart's first jobs are often ones its predecessor delivered).
+        self._answer.set()
 
     @property
     def throttled_for(self) -> float:
@@ -160,6 +164,8 @@ class AccountBudget:
             async with asyncio.timeout(_STALE_IN_FLIGHT_S):
                 await self._answer.wait()
         except TimeoutError:
+            log.warning("budget: no answer in %.0fs to the %d calls counted in flight; "
+                        "forgetting them", _STALE_IN_FLIGHT_S, self._schedule.in_flight)
             self._schedule.forget_in_flight()
 
     async def _take(self, now: float) -> float:
