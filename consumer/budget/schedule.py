@@ -61,16 +61,19 @@ class Schedule:
         self._peers_answered = 0
         self._unseen_at_answer = 0  # calls taken but not in the last Remaining
         self._taken_at_answer = 0  # all_taken when the last Remaining came
-        self._last_take = -math.inf
+        # When the last answer came: probes of a spent window are spaced from it. Not from the
+        # last call taken: a call taken and then not made (unused: the ledger knew its activity,
+        # as it does for many of a restarted replica's first jobs) must not use up the probe.
+        self._last_answer = -math.inf
 
     # --- facts -----------------------------------------------------------------------------
 
     def on_taken(self, now: float) -> None:
         self.taken += 1
-        self._last_take = now
 
     def on_answer(self, now: float, total: int | None, remaining: int | None) -> None:
         self.answered += 1
+        self._last_answer = now
         self.model.count_ours(now, self.answered + self._peers_answered)
         if total is None or remaining is None:
             # A timeout says nothing; answers that never carry the headers (a proxy strips
@@ -150,8 +153,8 @@ class Schedule:
         # at its reset, which no header tells: probe now and then; its 429 says when.
         free_at = self.model.room_at(math.ceil(floor - max(0.0, headroom)))
         if free_at is None:
-            free_at = self._last_take + max(floor * interval, self.model.window_s / 20)
-        if self.closed_until > self._last_take:  # a 429 since our last call said when: then
+            free_at = self._last_answer + max(floor * interval, self.model.window_s / 20)
+        if self.closed_until > self._last_answer:  # our last answer was a 429: it said when
             free_at = min(free_at, self.closed_until)
         return max(0.0, free_at - now)
 

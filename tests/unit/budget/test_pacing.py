@@ -126,3 +126,25 @@ def test_a_lone_429_at_remaining_zero_does_not_pass_for_a_window_spent_by_others
     s.on_answer(1.2, 60_000, 59_997)
     assert s.model.others() < 10
     assert s.model.rate() == pytest.approx((60_000 - 6_000 - 600) / 60)
+
+
+def test_a_probe_taken_but_not_made_does_not_use_up_the_probe_of_a_spent_window():
+    """A 429 said Remaining 0 and Retry-After 1. After that second one call probes; if its
+    activity turns out known to the ledger (no call made, ``on_unused``), the next waiter
+    probes at once, not a probe interval later: else a restarted replica whose first jobs its
+    predecessor delivered skips one of them every 3 s (the chaos proof's stall)."""
+    s = Schedule(WindowModel(0.10, None))
+    t = 100.0
+    assert s.before_take(t) == 0 and s.take_local(t) == 0
+    s.on_answer(t + 0.01, 1_000_000, 0)  # a 429 in front of the API: Remaining 0
+    s.on_throttled(t + 0.01, 1)
+    assert s.before_take(t + 0.5) > 0, "closed for its Retry-After"
+    now = t + 1.1
+    for _ in range(5):  # five probes in a row whose activities the ledger knew
+        assert s.before_take(now) == 0 and s.take_local(now) == 0
+        s.on_unused()
+        now += 0.001
+    assert s.before_take(now) == 0, "no call was made: the probe is still to be made"
+    s.take_local(now)
+    s.on_answer(now + 0.01, 1_000_000, 0)  # a real probe, still spent: now it waits
+    assert s.before_take(now + 0.02) > 1
