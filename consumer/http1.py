@@ -106,7 +106,7 @@ class _Connection(asyncio.Protocol):
             self._framed = True
         if self._keep is None or lower in self._keep:
             self._headers.append((name.decode("utf-8", "surrogateescape"),
-                                  value.decode("utf-8", "surrogateescape")))
+                                  value.strip().decode("utf-8", "surrogateescape")))
 
     def on_headers_complete(self) -> None:
         self._status = self.parser.get_status_code()

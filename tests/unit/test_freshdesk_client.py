@@ -11,6 +11,7 @@ import asyncio
 import base64
 import gc
 import socket
+import ssl
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ class Server:
 
     script: list[Any] = field(default_factory=list)
     sock: socket.socket | None = None
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this context
     accepts: int = 0
     requests: list[Seen] = field(default_factory=list)
     received: asyncio.Event = field(default_factory=asyncio.Event)  # a request was read
@@ -77,9 +79,10 @@ class Server:
         self._stop = asyncio.Event()
         self._writers: list[asyncio.StreamWriter] = []
         if self.sock is not None:
-            self._server = await asyncio.start_server(self._connection, sock=self.sock)
+            self._server = await asyncio.start_server(self._connection, sock=self.sock, ssl=self.tls)
         else:
-            self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+            self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0,
+                                                      ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
