@@ -14,12 +14,15 @@ import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import aiohttp
 import certifi
+from aiohttp.helpers import parse_content_type
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from consumer import http1
 from consumer.config import FreshdeskSettings, RetrySettings
 
 __all__ = ["PATH", "Answer", "FreshdeskClient", "Reply", "classify"]
@@ -103,7 +106,8 @@ def _transport_failure(e: BaseException, timeout_s: float | None = None) -> str:
 
 # The connection could not be made (refused, unreachable, DNS, TLS handshake): aiohttp reports all
 # of these as ClientConnectorError (ClientConnectorDNSError, …SSLError, …CertificateError).
-_NEVER_SENT = (aiohttp.ClientConnectorError, ConnectionRefusedError)
+# The http1 engine's ConnectError means the same.
+_NEVER_SENT = (aiohttp.ClientConnectorError, ConnectionRefusedError, http1.ConnectError)
 
 
 def _may_have_been_sent(e: BaseException) -> bool:
@@ -133,20 +137,49 @@ def _text(raw: bytes, charset: str | None) -> str:
         return raw.decode("utf-8", "replace")
 
 
+_charsets: dict[str, str | None] = {}
+
+
+def _charset(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type, parsed as aiohttp's ``response.charset`` does
+    (the email package's parser, too slow for every answer: remembered per distinct value)."""
+    if content_type is None:
+        return None
+    try:
+        return _charsets[content_type]
+    except KeyError:
+        charset = parse_content_type(content_type)[1].get("charset")
+        if len(_charsets) < 64:
+            _charsets[content_type] = charset
+        return charset
+
+
+# The headers the http1 engine keeps of an answer: what classify() and _text() read.
+_ANSWER_HEADERS = ("X-RateLimit-Total", "X-RateLimit-Remaining", "X-RateLimit-Used-CurrentRequest",
+                   "Retry-After", "Content-Type")
+
 # Idle keep-alive connections are closed after this long: httpx.Limits' keepalive_expiry, which
 # the old transport passed on to aiohttp. Short, so we seldom reuse a connection the server is
 # closing (a POST on one fails with an unknown outcome).
 _KEEPALIVE_S = 5.0
 
 
+Engine = Literal["aiohttp", "http1"]
+
+
 class FreshdeskClient:
     """Posts activity bodies (already encoded JSON) to one account.
 
-    A bare aiohttp.ClientSession (bench/http_client.py: httpx's own layers over the aiohttp
-    transport cost more CPU per POST than aiohttp itself). It is made on first use inside the
-    running loop (the delivery thread's), or at once when constructed inside it."""
+    Two engines, the same Replies. ``aiohttp`` (the default): a bare aiohttp.ClientSession
+    (bench/http_client.py: httpx's own layers over the aiohttp transport cost more CPU per POST
+    than aiohttp itself), made on first use inside the running loop (the delivery thread's), or at
+    once when constructed inside it. ``http1``: consumer.http1's pool, asyncio Protocols and
+    httptools writing a header block built once here (a fraction of aiohttp's CPU per POST)."""
 
-    def __init__(self, settings: FreshdeskSettings):
+    def __init__(self, settings: FreshdeskSettings, engine: Engine = "aiohttp"):
+        if engine not in ("aiohttp", "http1"):
+            raise ValueError(f"engine must be 'aiohttp' or 'http1', not {engine!r}")
+        self.engine = engine
         self.url = settings.url + PATH
         self._url = URL(self.url)  # parsed and encoded once, not per request
         self._retry_statuses = settings.retry.statuses
@@ -166,6 +199,10 @@ class FreshdeskClient:
         }
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+        self._pool: http1.Pool | None = None
+        if engine == "http1":
+            self._pool, self._head = self._http1()
+            return
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -175,6 +212,21 @@ class FreshdeskClient:
 
     def __repr__(self) -> str:
         return f"FreshdeskClient(url={self.url!r})"  # never the API key
+
+    def _http1(self) -> tuple[http1.Pool, bytes]:
+        url = self._url
+        host = url.raw_host or ""
+        authority = f"[{host}]" if ":" in host else host
+        if not url.is_default_port():
+            authority += f":{url.port}"
+        head = (f"POST {url.raw_path_qs} HTTP/1.1\r\nHost: {authority}\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in self._headers.items())
+                + "Content-Length: ").encode("latin-1")
+        pool = http1.Pool(
+            url.scheme, host, url.port or (443 if url.scheme == "https" else 80),
+            self._max_in_flight, ssl_context=_ssl_context() if url.scheme == "https" else None,
+            keepalive_s=_KEEPALIVE_S, keep_headers=_ANSWER_HEADERS)
+        return pool, head
 
     def _open(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -193,6 +245,8 @@ class FreshdeskClient:
         return self._session
 
     async def post(self, body: bytes) -> Reply:
+        if self._pool is not None:
+            return await self._post_http1(body)
         session = self._session if self._session is not None else self._open()
         try:
             async with session.post(self._url, data=body, allow_redirects=False) as response:
@@ -203,8 +257,24 @@ class FreshdeskClient:
         return classify(response.status, response.headers, _text(raw, response.charset),
                         self._retry_statuses)
 
+    async def _post_http1(self, body: bytes) -> Reply:
+        if self._closed:
+            raise RuntimeError("FreshdeskClient is closed")
+        request = b"%s%d\r\n\r\n%s" % (self._head, len(body), body)
+        try:
+            async with asyncio.timeout(self._timeout_s):  # one total, as aiohttp's ClientTimeout
+                status, kept, raw = await self._pool.request(request)  # type: ignore[union-attr]
+        except (TimeoutError, OSError) as e:
+            return Reply(Answer.TRANSIENT, None, _transport_failure(e, self._timeout_s),
+                         sent=_may_have_been_sent(e))
+        headers = CIMultiDict(kept)
+        return classify(status, headers, _text(raw, _charset(headers.get("Content-Type"))),
+                        self._retry_statuses)
+
     async def aclose(self) -> None:
         """Closes the session and its connections; a post() afterwards raises RuntimeError."""
         self._closed = True
+        if self._pool is not None:
+            await self._pool.aclose()
         if self._session is not None:
             await self._session.close()
