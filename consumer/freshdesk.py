@@ -10,20 +10,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import enum
+import importlib
 import os
 import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from email.message import Message as _MimeHeaders
+from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
 import certifi
-from aiohttp.helpers import parse_content_type
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from consumer import http1
 from consumer.config import FreshdeskSettings, RetrySettings
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["PATH", "Answer", "FreshdeskClient", "Reply", "classify"]
 
@@ -104,10 +108,11 @@ def _transport_failure(e: BaseException, timeout_s: float | None = None) -> str:
     return f"{kind}: {type(e).__name__}: {text}"[:_BODY_KEEP]
 
 
-# The connection could not be made (refused, unreachable, DNS, TLS handshake): aiohttp reports all
-# of these as ClientConnectorError (ClientConnectorDNSError, …SSLError, …CertificateError).
-# The http1 engine's ConnectError means the same.
-_NEVER_SENT = (aiohttp.ClientConnectorError, ConnectionRefusedError, http1.ConnectError)
+# The connection could not be made (refused, unreachable, DNS, TLS handshake): the http1 engine
+# raises ConnectError; aiohttp reports all of these as ClientConnectorError
+# (ClientConnectorDNSError, …SSLError, …CertificateError): checked when aiohttp was imported (it
+# is only for its engine).
+_NEVER_SENT = (http1.ConnectError, ConnectionRefusedError)
 
 
 def _may_have_been_sent(e: BaseException) -> bool:
@@ -115,7 +120,10 @@ def _may_have_been_sent(e: BaseException) -> bool:
     unknown: a timeout (even one that struck while connecting: aiohttp's total timeout does not
     say where it struck), a server that closed the connection mid-request
     (ServerDisconnectedError), a reset or other OSError on a connection that existed."""
-    return not isinstance(e, _NEVER_SENT)
+    if isinstance(e, _NEVER_SENT):
+        return False
+    aiohttp_ = sys.modules.get("aiohttp")
+    return aiohttp_ is None or not isinstance(e, aiohttp_.ClientConnectorError)
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -148,7 +156,10 @@ def _charset(content_type: str | None) -> str | None:
     try:
         return _charsets[content_type]
     except KeyError:
-        charset = parse_content_type(content_type)[1].get("charset")
+        parsed = _MimeHeaders()
+        parsed["Content-Type"] = content_type
+        param = parsed.get_param("charset")
+        charset = param if isinstance(param, str) else None
         if len(_charsets) < 64:
             _charsets[content_type] = charset
         return charset
@@ -170,13 +181,14 @@ Engine = Literal["aiohttp", "http1"]
 class FreshdeskClient:
     """Posts activity bodies (already encoded JSON) to one account.
 
-    Two engines, the same Replies. ``aiohttp`` (the default): a bare aiohttp.ClientSession
-    (bench/http_client.py: httpx's own layers over the aiohttp transport cost more CPU per POST
-    than aiohttp itself), made on first use inside the running loop (the delivery thread's), or at
-    once when constructed inside it. ``http1``: consumer.http1's pool, asyncio Protocols and
-    httptools writing a header block built once here (a fraction of aiohttp's CPU per POST)."""
+    Two engines (``freshdesk.http_engine``), the same Replies. ``http1`` (the default):
+    consumer.http1's pool, asyncio Protocols and httptools writing a header block built once here
+    (bench/http_client.py: about a quarter of aiohttp's CPU per POST). ``aiohttp``: a bare
+    aiohttp.ClientSession, made on first use inside the running loop (the delivery thread's), or
+    at once when constructed inside it; aiohttp is imported only for it."""
 
-    def __init__(self, settings: FreshdeskSettings, engine: Engine = "aiohttp"):
+    def __init__(self, settings: FreshdeskSettings, engine: Engine | None = None):
+        engine = settings.http_engine if engine is None else engine
         if engine not in ("aiohttp", "http1"):
             raise ValueError(f"engine must be 'aiohttp' or 'http1', not {engine!r}")
         self.engine = engine
@@ -190,7 +202,6 @@ class FreshdeskClient:
         # is what freshdesk.timeout_s promises ("per request") and what check-config's
         # ledger.lease_s > freshdesk.timeout_s relies on: no request outlives its claim's lease.
         # Stricter than before only for an answer that trickles in for longer than t.
-        self._timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
         userpass = f"{settings.api_key.get_secret_value()}:X".encode()  # httpx.BasicAuth: UTF-8
         self._headers = {
             "Authorization": "Basic " + base64.b64encode(userpass).decode("ascii"),
@@ -198,11 +209,15 @@ class FreshdeskClient:
             "User-Agent": "freshdesk-activity-consumer",
         }
         self._session: aiohttp.ClientSession | None = None
+        self._aiohttp: Any = None  # the module, imported only for this engine (~20 MB of RSS)
         self._closed = False
         self._pool: http1.Pool | None = None
         if engine == "http1":
             self._pool, self._head = self._http1()
             return
+        self._aiohttp = aiohttp_ = importlib.import_module("aiohttp")
+        self._client_errors = (TimeoutError, aiohttp_.ClientError, OSError)
+        self._timeout = aiohttp_.ClientTimeout(total=settings.timeout_s)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -231,6 +246,7 @@ class FreshdeskClient:
     def _open(self) -> aiohttp.ClientSession:
         if self._closed:
             raise RuntimeError("FreshdeskClient is closed")
+        aiohttp = self._aiohttp
         connector = aiohttp.TCPConnector(
             limit=self._max_in_flight,  # as many connections as requests in flight, kept alive
             keepalive_timeout=_KEEPALIVE_S,
@@ -251,7 +267,7 @@ class FreshdeskClient:
         try:
             async with session.post(self._url, data=body, allow_redirects=False) as response:
                 raw = await response.read()  # all of it: the connection goes back to the pool
-        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+        except self._client_errors as e:
             return Reply(Answer.TRANSIENT, None, _transport_failure(e, self._timeout_s),
                          sent=_may_have_been_sent(e))
         return classify(response.status, response.headers, _text(raw, response.charset),
