@@ -2,7 +2,7 @@
 
 Two measures, both the poll thread's (consumer.in_flight): *open* messages (taken, not done: work
 still to do) and *held* ones (open, or done but behind an open one of their partition, so not yet
-committable). At most ``limit`` open and ``held_factor × limit`` held; past either the loop is
+committable). At most ``limit`` open and ``held_factor * limit`` held; past either the loop is
 *full* and takes nothing until both are back under the low-water mark.
 
 A full loop first just stops taking: it waits for results and keeps librdkafka's prefetched
