@@ -7,9 +7,10 @@ time (not wall time, which the server and a noisy machine distort) per small POS
 - httpx.AsyncClient with its default transport (httpcore),
 - httpx.AsyncClient with the aiohttp transport (package httpx-aiohttp),
 - bare aiohttp.ClientSession (the floor),
-- the consumer's own FreshdeskClient (bare aiohttp plus classifying each answer into a Reply).
+- the consumer's own FreshdeskClient (bare aiohttp plus classifying each answer into a Reply),
+- FreshdeskClient's http1 engine (consumer/http1.py: asyncio Protocols and httptools).
 
-    .venv/bin/python bench/http_client.py [--requests 3000] [--repeat 3]
+    .venv/bin/python bench/http_client.py [--requests 3000] [--repeat 3] [--only http1,bare]
 
 Prints µs of client CPU per request (best of --repeat), of which user space (the libraries'
 Python; the rest is the kernel's, mostly loopback sends, noisy on a busy machine), and the ratio to
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import os
 import platform
 import resource
@@ -96,11 +98,13 @@ async def _aiohttp_bare(url: str, n: int, concurrency: int) -> tuple[float, floa
         return await run(post, n, concurrency)
 
 
-async def _freshdesk_client(url: str, n: int, concurrency: int) -> tuple[float, float]:
+async def _freshdesk_client(url: str, n: int, concurrency: int,
+                            engine: str = "aiohttp") -> tuple[float, float]:
     from consumer.config import FreshdeskSettings
     from consumer.freshdesk import PATH, FreshdeskClient
     client = FreshdeskClient(FreshdeskSettings(base_url=url.removesuffix(PATH), api_key=AUTH[0],
-                                               max_in_flight=concurrency))
+                                               max_in_flight=concurrency),
+                             engine=engine)  # type: ignore[arg-type]
     try:
         return await run(lambda: _reply_status(client.post(BODY)), n, concurrency)
     finally:
@@ -116,13 +120,18 @@ def clients() -> dict[str, Client]:
         pass
     found["aiohttp (bare)"] = _aiohttp_bare
     found["FreshdeskClient"] = _freshdesk_client
+    found["FreshdeskClient (http1)"] = functools.partial(_freshdesk_client, engine="http1")
     return found
 
 
-def bench(url: str, n: int, concurrency: int) -> dict[str, tuple[float, float]]:
+def bench(url: str, n: int, concurrency: int, only: list[str] | None = None
+          ) -> dict[str, tuple[float, float]]:
     # Each client in an event loop of its own: none inherits another's leftovers (connections
-    # still closing, cancelled timers, tasks).
-    return {name: asyncio.run(client(url, n, concurrency)) for name, client in clients().items()}
+    # still closing, cancelled timers, tasks). Bare aiohttp always: the ratios' floor.
+    chosen = {name: client for name, client in clients().items()
+              if only is None or name == "aiohttp (bare)"
+              or any(word.lower() in name.lower() for word in only)}
+    return {name: asyncio.run(client(url, n, concurrency)) for name, client in chosen.items()}
 
 
 async def _status(response: Awaitable[httpx.Response]) -> int:
@@ -138,6 +147,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", help="comma-separated words: only the clients whose names have "
+                        "one (bare aiohttp always runs: the floor)")
     args = parser.parse_args()
 
     port = free_port()
@@ -162,7 +173,9 @@ def main() -> int:
             best: dict[str, float] = {}
             best_user: dict[str, float] = {}
             for _ in range(args.repeat):
-                for name, (cpu, user) in bench(url, args.requests, concurrency).items():
+                for name, (cpu, user) in bench(url, args.requests, concurrency,
+                                                 args.only.split(",") if args.only else None
+                                                 ).items():
                     best[name] = min(cpu, best.get(name, float("inf")))
                     best_user[name] = min(user, best_user.get(name, float("inf")))
             floor = best["aiohttp (bare)"]

@@ -84,6 +84,10 @@ class FreshdeskSettings(_Section):
     api_key: SecretStr
     timeout_s: float = Field(10.0, gt=0)
     max_in_flight: int = Field(16, ge=1, le=512)  # concurrent requests to this account
+    # The HTTP client under the posts. "http1": consumer/http1.py, a keep-alive pool on asyncio
+    # Protocols and httptools (a fraction of aiohttp's CPU per POST, bench/http_client.py).
+    # "aiohttp": a bare aiohttp session. Both give the same answers, timeouts and errors.
+    http_engine: Literal["http1", "aiohttp"] = "http1"
     halt_probe_interval_s: float = Field(30.0, gt=0)  # how often a halted consumer retries
     retry: RetrySettings = RetrySettings()
     budget: BudgetSettings = BudgetSettings()  # pacing to the account's rate budget

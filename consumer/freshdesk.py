@@ -10,17 +10,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import enum
+import importlib
 import os
 import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.message import Message as _MimeHeaders
+from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
 import certifi
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from consumer import http1
 from consumer.config import FreshdeskSettings, RetrySettings
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["PATH", "Answer", "FreshdeskClient", "Reply", "classify"]
 
@@ -101,9 +108,11 @@ def _transport_failure(e: BaseException, timeout_s: float | None = None) -> str:
     return f"{kind}: {type(e).__name__}: {text}"[:_BODY_KEEP]
 
 
-# The connection could not be made (refused, unreachable, DNS, TLS handshake): aiohttp reports all
-# of these as ClientConnectorError (ClientConnectorDNSError, …SSLError, …CertificateError).
-_NEVER_SENT = (aiohttp.ClientConnectorError, ConnectionRefusedError)
+# The connection could not be made (refused, unreachable, DNS, TLS handshake): the http1 engine
+# raises ConnectError; aiohttp reports all of these as ClientConnectorError
+# (ClientConnectorDNSError, …SSLError, …CertificateError): checked when aiohttp was imported (it
+# is only for its engine).
+_NEVER_SENT = (http1.ConnectError, ConnectionRefusedError)
 
 
 def _may_have_been_sent(e: BaseException) -> bool:
@@ -111,7 +120,10 @@ def _may_have_been_sent(e: BaseException) -> bool:
     unknown: a timeout (even one that struck while connecting: aiohttp's total timeout does not
     say where it struck), a server that closed the connection mid-request
     (ServerDisconnectedError), a reset or other OSError on a connection that existed."""
-    return not isinstance(e, _NEVER_SENT)
+    if isinstance(e, _NEVER_SENT):
+        return False
+    aiohttp_ = sys.modules.get("aiohttp")
+    return aiohttp_ is None or not isinstance(e, aiohttp_.ClientConnectorError)
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -133,20 +145,53 @@ def _text(raw: bytes, charset: str | None) -> str:
         return raw.decode("utf-8", "replace")
 
 
+_charsets: dict[str, str | None] = {}
+
+
+def _charset(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type, parsed as aiohttp's ``response.charset`` does
+    (the email package's parser, too slow for every answer: remembered per distinct value)."""
+    if content_type is None:
+        return None
+    try:
+        return _charsets[content_type]
+    except KeyError:
+        parsed = _MimeHeaders()
+        parsed["Content-Type"] = content_type
+        param = parsed.get_param("charset")
+        charset = param if isinstance(param, str) else None
+        if len(_charsets) < 64:
+            _charsets[content_type] = charset
+        return charset
+
+
+# The headers the http1 engine keeps of an answer: what classify() and _text() read.
+_ANSWER_HEADERS = ("X-RateLimit-Total", "X-RateLimit-Remaining", "X-RateLimit-Used-CurrentRequest",
+                   "Retry-After", "Content-Type")
+
 # Idle keep-alive connections are closed after this long: httpx.Limits' keepalive_expiry, which
 # the old transport passed on to aiohttp. Short, so we seldom reuse a connection the server is
 # closing (a POST on one fails with an unknown outcome).
 _KEEPALIVE_S = 5.0
 
 
+Engine = Literal["aiohttp", "http1"]
+
+
 class FreshdeskClient:
     """Posts activity bodies (already encoded JSON) to one account.
 
-    A bare aiohttp.ClientSession (bench/http_client.py: httpx's own layers over the aiohttp
-    transport cost more CPU per POST than aiohttp itself). It is made on first use inside the
-    running loop (the delivery thread's), or at once when constructed inside it."""
+    Two engines (``freshdesk.http_engine``), the same Replies. ``http1`` (the default):
+    consumer.http1's pool, asyncio Protocols and httptools writing a header block built once here
+    (bench/http_client.py: about a quarter of aiohttp's CPU per POST). ``aiohttp``: a bare
+    aiohttp.ClientSession, made on first use inside the running loop (the delivery thread's), or
+    at once when constructed inside it; aiohttp is imported only for it."""
 
-    def __init__(self, settings: FreshdeskSettings):
+    def __init__(self, settings: FreshdeskSettings, engine: Engine | None = None):
+        engine = settings.http_engine if engine is None else engine
+        if engine not in ("aiohttp", "http1"):
+            raise ValueError(f"engine must be 'aiohttp' or 'http1', not {engine!r}")
+        self.engine = engine
         self.url = settings.url + PATH
         self._url = URL(self.url)  # parsed and encoded once, not per request
         self._retry_statuses = settings.retry.statuses
@@ -157,7 +202,6 @@ class FreshdeskClient:
         # is what freshdesk.timeout_s promises ("per request") and what check-config's
         # ledger.lease_s > freshdesk.timeout_s relies on: no request outlives its claim's lease.
         # Stricter than before only for an answer that trickles in for longer than t.
-        self._timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
         userpass = f"{settings.api_key.get_secret_value()}:X".encode()  # httpx.BasicAuth: UTF-8
         self._headers = {
             "Authorization": "Basic " + base64.b64encode(userpass).decode("ascii"),
@@ -165,7 +209,15 @@ class FreshdeskClient:
             "User-Agent": "freshdesk-activity-consumer",
         }
         self._session: aiohttp.ClientSession | None = None
+        self._aiohttp: Any = None  # the module, imported only for this engine (~20 MB of RSS)
         self._closed = False
+        self._pool: http1.Pool | None = None
+        if engine == "http1":
+            self._pool, self._head = self._http1()
+            return
+        self._aiohttp = aiohttp_ = importlib.import_module("aiohttp")
+        self._client_errors = (TimeoutError, aiohttp_.ClientError, OSError)
+        self._timeout = aiohttp_.ClientTimeout(total=settings.timeout_s)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -176,9 +228,25 @@ class FreshdeskClient:
     def __repr__(self) -> str:
         return f"FreshdeskClient(url={self.url!r})"  # never the API key
 
+    def _http1(self) -> tuple[http1.Pool, bytes]:
+        url = self._url
+        host = url.raw_host or ""
+        authority = f"[{host}]" if ":" in host else host
+        if not url.is_default_port():
+            authority += f":{url.port}"
+        head = (f"POST {url.raw_path_qs} HTTP/1.1\r\nHost: {authority}\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in self._headers.items())
+                + "Content-Length: ").encode("latin-1")
+        pool = http1.Pool(
+            url.scheme, host, url.port or (443 if url.scheme == "https" else 80),
+            self._max_in_flight, ssl_context=_ssl_context() if url.scheme == "https" else None,
+            keepalive_s=_KEEPALIVE_S, keep_headers=_ANSWER_HEADERS)
+        return pool, head
+
     def _open(self) -> aiohttp.ClientSession:
         if self._closed:
             raise RuntimeError("FreshdeskClient is closed")
+        aiohttp = self._aiohttp
         connector = aiohttp.TCPConnector(
             limit=self._max_in_flight,  # as many connections as requests in flight, kept alive
             keepalive_timeout=_KEEPALIVE_S,
@@ -193,18 +261,36 @@ class FreshdeskClient:
         return self._session
 
     async def post(self, body: bytes) -> Reply:
+        if self._pool is not None:
+            return await self._post_http1(body)
         session = self._session if self._session is not None else self._open()
         try:
             async with session.post(self._url, data=body, allow_redirects=False) as response:
                 raw = await response.read()  # all of it: the connection goes back to the pool
-        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+        except self._client_errors as e:
             return Reply(Answer.TRANSIENT, None, _transport_failure(e, self._timeout_s),
                          sent=_may_have_been_sent(e))
         return classify(response.status, response.headers, _text(raw, response.charset),
                         self._retry_statuses)
 
+    async def _post_http1(self, body: bytes) -> Reply:
+        if self._closed:
+            raise RuntimeError("FreshdeskClient is closed")
+        request = b"%s%d\r\n\r\n%s" % (self._head, len(body), body)
+        try:
+            async with asyncio.timeout(self._timeout_s):  # one total, as aiohttp's ClientTimeout
+                status, kept, raw = await self._pool.request(request)  # type: ignore[union-attr]
+        except (TimeoutError, OSError) as e:
+            return Reply(Answer.TRANSIENT, None, _transport_failure(e, self._timeout_s),
+                         sent=_may_have_been_sent(e))
+        headers = CIMultiDict(kept)
+        return classify(status, headers, _text(raw, _charset(headers.get("Content-Type"))),
+                        self._retry_statuses)
+
     async def aclose(self) -> None:
         """Closes the session and its connections; a post() afterwards raises RuntimeError."""
         self._closed = True
+        if self._pool is not None:
+            await self._pool.aclose()
         if self._session is not None:
             await self._session.close()

@@ -14,8 +14,13 @@ Threads and who owns what:
 Invariants kept here:
 - an offset is committed only once its message was delivered, dead-lettered (the dead letter
   acknowledged by the broker) or filtered;
-- at most ``max_pending_messages`` are held: above it every partition is paused (polling goes on,
-  so the group membership stays alive) until they are back under the low-water mark;
+- at most ``max_pending_messages`` are open (taken, not yet done), and at most
+  ``_HELD_FACTOR`` times that are held (open, or done but behind an open one of their partition,
+  so not yet committable): past either nothing more is taken until both are back under the
+  low-water mark (consumer.backpressure); full for ``_PAUSE_AFTER_S``, every partition is paused
+  (polling goes on, so the group membership stays alive). Counting only open work against the
+  limit keeps delivery busy while one slow request holds its partition's watermark; the second
+  bound keeps memory bounded behind it;
 - revoke and shutdown stop submitting, abandon the jobs past each partition's cut (nothing of
   theirs was sent), wait (within ``drain_timeout_s``) for the ones before it, so that the
   watermark reaches every message already on a timeline, dead-letter what failed, commit, and
@@ -35,6 +40,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from consumer.backpressure import Backpressure
 from consumer.breaker import TopicBreakers
 from consumer.budget import make_budget
 from consumer.commit_policy import CommitPolicy
@@ -72,7 +78,9 @@ log = logging.getLogger("consumer.loop")
 TP = tuple[str, int]
 _BATCH = 500  # messages per consume() call: amortises the call, bounded by max_pending
 _GAUGE_INTERVAL_S = 2.0  # lag gauges: often enough for alerts, rare enough to cost nothing
-_LOW_WATER = 0.5  # resume paused partitions once pending is back under this share of the limit
+# Messages held (open, or done behind an open one) per max_pending_messages: consumer.backpressure.
+_HELD_FACTOR = 4
+_PAUSE_AFTER_S = 1.0  # full this long: pause the partitions (consume() must go on)
 _BUSY_WAIT_S = 0.005  # the wait for a message while work is out (settle it promptly)
 
 
@@ -113,6 +121,7 @@ class ActivityConsumer:
 
     def __init__(self, config: Config, router: Router | None = None, *,
                  progress_interval_s: float = 30.0,
+                 pause_after_s: float = _PAUSE_AFTER_S,
                  metrics: Metrics = METRICS,
                  make_kafka_consumer: Callable[[dict[str, Any]], Any] | None = None,
                  make_station: Callable[[], Station] | None = None,
@@ -127,7 +136,9 @@ class ActivityConsumer:
                                    config.processing.commit_every_messages)
         self._completed: queue.SimpleQueue[Pending] = queue.SimpleQueue()  # futures that resolved
         self._stop = threading.Event()
-        self._paused = False
+        self._paused = False  # the partitions are paused (full for _PAUSE_AFTER_S)
+        self._backpressure = Backpressure(config.processing.max_pending_messages,
+                                          held_factor=_HELD_FACTOR, pause_after_s=pause_after_s)
         self._progress_interval = progress_interval_s
         self._make_kafka_consumer = make_kafka_consumer or (lambda settings: Consumer(settings))
         self._make_station = make_station or self._delivery_station
@@ -175,19 +186,27 @@ class ActivityConsumer:
                 # Messages flowing: take what is there without waiting. Else wait for the first
                 # one only (consume(n, t) waits for n or t: a quiet topic's event would sit out
                 # the timeout), and briefly while work is out, so that its settling, the commit
-                # and a resume after backpressure follow within milliseconds.
-                if flowing:
-                    room = p.max_pending_messages - self._held()
-                    batch = self._consumer.consume(max(1, min(_BATCH, room)), 0)
+                # and a resume after backpressure follow within milliseconds. Full
+                # (consumer.backpressure): take nothing, wait for results; pause the partitions
+                # only when it lasts, so that consume() can go on without taking messages.
+                room = self._room()
+                settle_wait = 0.0
+                if room:
+                    if flowing:
+                        batch = self._consumer.consume(min(_BATCH, room), 0)
+                    else:
+                        busy = self.in_flight.pending > 0
+                        batch = self._consumer.consume(
+                            1, _BUSY_WAIT_S if busy else p.poll_timeout_s)
+                    flowing = bool(batch)
+                elif self._paused:
+                    batch = self._consumer.consume(1, _BUSY_WAIT_S)  # callbacks; nothing paused
                 else:
-                    busy = self.in_flight.pending > 0
-                    batch = self._consumer.consume(1, _BUSY_WAIT_S if busy else p.poll_timeout_s)
-                flowing = bool(batch)
+                    batch, settle_wait = [], _BUSY_WAIT_S
                 self._take(batch)
                 self._release_waiting()
                 self._submit()
-                self._settle()
-                self._apply_backpressure()
+                self._settle(settle_wait)
                 now = time.monotonic()
                 self.metrics.last_poll.set(time.time())
                 if now - last_gauges >= _GAUGE_INTERVAL_S:
@@ -374,15 +393,22 @@ class ActivityConsumer:
     def _unresolved(self, pending: Pending, why: str) -> None:
         self._dead_letter(pending, Failure("contact_unresolved", why))
 
-    def _held(self) -> int:
-        """Messages held for backpressure: in flight, but not those waiting for a contact."""
-        return self.in_flight.pending - len(self._contacts)
+    def _held(self) -> tuple[int, int]:
+        """Backpressure's two measures, (open, held), without the messages waiting for a contact
+        (they are not work this process can do now)."""
+        waiting = len(self._contacts)
+        return self.in_flight.open - waiting, self.in_flight.pending - waiting
 
-    def _settle(self) -> None:
-        """Take in what delivery finished and what the broker acknowledged; move the watermarks."""
+    def _settle(self, wait_s: float = 0.0) -> None:
+        """Take in what delivery finished and what the broker acknowledged; move the watermarks.
+        ``wait_s``: wait that long for the first result (the loop is full, not polling)."""
         while True:
             try:
-                pending = self._completed.get_nowait()
+                if wait_s:
+                    pending = self._completed.get(timeout=wait_s)
+                    wait_s = 0.0
+                else:
+                    pending = self._completed.get_nowait()
             except queue.Empty:
                 break
             if pending.part.forgotten:
@@ -463,19 +489,34 @@ class ActivityConsumer:
 
     # --- backpressure and commits ----------------------------------------------------------------
 
-    def _apply_backpressure(self) -> None:
-        pending, limit = self._held(), self.config.processing.max_pending_messages
-        if not self._paused and pending >= limit:
+    def _room(self) -> int:
+        """How many messages the loop may take now (consumer.backpressure); pauses the
+        partitions when it has been full for a while, resumes them once it is not."""
+        open_, held = self._held()
+        now = time.monotonic()
+        bp = self._backpressure
+        was_full = bp.full_since is not None
+        room = bp.room(open_, held, now)
+        if room:
+            if was_full:
+                self.metrics.paused.set(0)
+                log.debug("taking again: %d messages open, %d held", open_, held)
+            if self._paused:
+                self._consumer.resume([tp for tp in self._consumer.assignment()
+                                       if tp.topic not in self._stopped_topics])
+                self._paused = False
+                log.info("resumed: %d messages open, %d held", open_, held)
+            return room
+        if not was_full:
+            self.metrics.paused.set(1)
+            log.debug("full: %d messages open (limit %d), %d held (limit %d)",
+                      open_, bp.limit, held, bp.cap)
+        if not self._paused and bp.overdue(now):
             self._consumer.pause(self._consumer.assignment())
             self._paused = True
-            self.metrics.paused.set(1)
-            log.info("paused: %d messages pending (limit %d)", pending, limit)
-        elif self._paused and pending <= limit * _LOW_WATER:
-            self._consumer.resume([tp for tp in self._consumer.assignment()
-                                   if tp.topic not in self._stopped_topics])
-            self._paused = False
-            self.metrics.paused.set(0)
-            log.info("resumed: %d messages pending", pending)
+            log.info("paused: full for %.1fs: %d messages open (limit %d), %d held (limit %d)",
+                     bp.pause_after_s, open_, bp.limit, held, bp.cap)
+        return 0
 
     def _commit(self, only: set[TP] | None = None) -> None:
         offsets = self.in_flight.to_commit(only)

@@ -218,7 +218,7 @@ class FakeDeadLetters:
 def pipeline(kafka: FakeKafka, station: FakeStation, dead_letters: FakeDeadLetters,
              transform: str = "orders", contacts: dict[str, Any] | None = None,
              dead_letter: dict[str, Any] | None = None, learn_only: bool = False,
-             **processing: Any) -> ActivityConsumer:
+             pause_after_s: float = 0.0, **processing: Any) -> ActivityConsumer:
     config = parse_config({
         "kafka": {"bootstrap.servers": "fake:9092", "group.id": "g"},
         "freshdesk": {"base_url": "http://127.0.0.1:1", "api_key": "k"},
@@ -229,7 +229,10 @@ def pipeline(kafka: FakeKafka, station: FakeStation, dead_letters: FakeDeadLette
         "dead_letter": dead_letter or {},
         "subscriptions": [{"topic": TOPIC, "transform": transform, "learn_only": learn_only}],
     }, "<test>", {})
+    # pause_after_s 0: a full loop pauses its partitions at once and goes on calling consume(),
+    # which is where these tests' steps run.
     consumer = ActivityConsumer(config, Router.from_config(config), metrics=Metrics(CollectorRegistry()),
+                                pause_after_s=pause_after_s,
                                 make_kafka_consumer=lambda _settings: kafka,
                                 make_station=lambda: station,
                                 make_dead_letters=lambda: dead_letters,  # type: ignore[arg-type,return-value]

@@ -106,3 +106,20 @@ def test_lag_starts_at_the_oldest_unsettled_offset_even_before_anything_settled(
     book.settle(entries[41])
     book.advance()
     assert part.next_unsettled == 43 == part.watermark
+
+
+def test_open_counts_entries_not_done_apart_from_those_held_behind_the_watermark():
+    book = InFlight()
+    p0 = {o: book.take(msg(o)) for o in (0, 1, 2)}
+    p1 = {o: book.take(msg(o, partition=1)) for o in (0, 1)}
+    book.settle(p0[1])
+    book.settle(p0[2])
+    book.settle(p0[2])  # a second settle of one entry changes nothing
+    book.advance()
+    assert (book.open, book.pending) == (3, 5), "p0's 1 and 2 are done but wait behind 0"
+    assert book.forget(("orders", 1)) == [p1[0], p1[1]]
+    assert (book.open, book.pending) == (1, 3)
+    book.settle(p1[0])  # a late result of the revoked partition counts nowhere
+    book.settle(p0[0])
+    book.advance()
+    assert (book.open, book.pending) == (0, 0)

@@ -4,9 +4,12 @@ assign, revoke, lost, backpressure and shutdown, each step deterministic on the 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import pytest
 
+from consumer import loop
 from consumer.dead_letter import Failure
 from tests.unit.fake_pipeline import FakeDeadLetters, FakeKafka, FakeStation, garbage, order, pipeline
 
@@ -169,6 +172,94 @@ def test_backpressure_pauses_at_the_limit_and_resumes_at_the_low_water_mark(limi
     pipeline(kafka, station, dlq, max_pending_messages=limit).run()
     assert seen["paused_when_full"] == {P0}
     assert seen["paused_after"] == set(), "2 of 4 pending is the low-water mark: resumed"
+
+
+def test_a_full_loop_takes_nothing_and_waits_for_results_without_pausing_its_partitions():
+    """Pausing drops librdkafka's prefetched messages (refetched after the resume: a gap with
+    nothing to deliver), so a loop that is full for less than pause_after_s only stops taking."""
+    limit = 4
+    station = FakeStation()
+    seen: dict[str, object] = {}
+
+    def results_once_full(consumer) -> None:
+        full = consumer.metrics.paused
+        assert wait_until(lambda: full._value.get() == 1), "the loop never became full"
+        seen["consumed_while_full"] = len(kafka.consumed)
+        station.resolve(0)
+        station.resolve(1)
+
+    def fill(k):
+        k.assign(0)
+        threading.Thread(target=results_once_full, args=(k.pipeline,), daemon=True).start()
+        return [order(i, email=f"c{i}@example.com") for i in range(limit)]
+
+    def check(k):
+        seen["paused"] = set(k.paused)
+        return []
+
+    kafka = FakeKafka([fill, check])
+    pipeline(kafka, station, FakeDeadLetters(), max_pending_messages=limit,
+             pause_after_s=60).run()
+    assert seen["consumed_while_full"] == 1, "nothing was asked of the broker while full"
+    assert seen["paused"] == set(), "2 of 4 open is the low-water mark: taking again, never paused"
+    assert kafka.committed_now() == {P0: 2}
+
+
+def wait_until(condition, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+def test_done_messages_behind_a_slow_one_do_not_count_against_the_limit_but_are_bounded_too():
+    """One slow request at a partition's head holds its watermark: the messages done after it
+    wait there, uncommittable. They are not work, so they do not pause intake (delivery stays
+    busy), until they reach _HELD_FACTOR x the limit (memory); then one settle frees them all."""
+    limit = 4
+    cap = limit * loop._HELD_FACTOR
+    station = FakeStation()
+    seen: dict[str, object] = {}
+
+    def orders(first: int, n: int) -> list:
+        return [order(i, email=f"c{i}@example.com") for i in range(first, first + n)]
+
+    def settle_all_but_the_head(k):
+        seen["paused_when_open_full"] = set(k.paused)
+        for i in range(1, limit):
+            station.resolve(i)
+        return []
+
+    def fill_behind_the_head(k):
+        seen["paused_with_3_done_behind"] = set(k.paused)
+        return orders(limit, cap - limit)
+
+    def settle_those(k):
+        for i in range(limit, cap):
+            station.resolve(i)
+        return []
+
+    def settle_the_head(k):
+        seen["paused_when_held_full"] = set(k.paused)
+        seen["held"] = k.pipeline.in_flight.pending
+        station.resolve(0)
+        return []
+
+    def check(k):
+        seen["paused_at_the_end"] = set(k.paused)
+        return []
+
+    steps = [lambda k: (k.assign(0), orders(0, limit))[1], settle_all_but_the_head,
+             fill_behind_the_head, settle_those, settle_the_head, check]
+    kafka = FakeKafka(steps)
+    pipeline(kafka, station, FakeDeadLetters(), max_pending_messages=limit).run()
+    assert seen["paused_when_open_full"] == {P0}, "4 open of 4"
+    assert seen["paused_with_3_done_behind"] == set(), "1 open, 3 done behind it: resumed"
+    assert seen["paused_when_held_full"] == {P0} and seen["held"] == cap, "1 open, 15 done behind"
+    assert seen["paused_at_the_end"] == set()
+    assert kafka.committed_now() == {P0: cap}
 
 
 def test_readiness_does_not_need_partitions_but_a_halt_or_a_tripped_breaker_makes_it_unready():
