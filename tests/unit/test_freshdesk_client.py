@@ -135,6 +135,14 @@ class Server:
             writer.close()
 
 
+async def post_and_close(client: FreshdeskClient, body: bytes = BODY) -> Reply:
+    """One post, then the client closed whatever happened."""
+    try:
+        return await client.post(body)
+    finally:
+        await client.aclose()
+
+
 def client_for(port: int, timeout_s: float = 5.0, max_in_flight: int = 16) -> FreshdeskClient:
     return FreshdeskClient(FreshdeskSettings(base_url=f"http://127.0.0.1:{port}", api_key=KEY,
                                              timeout_s=timeout_s, max_in_flight=max_in_flight),
@@ -212,10 +220,7 @@ def test_a_refused_connection_was_not_sent():
 
         async def main() -> Reply:
             client = client_for(bound.getsockname()[1])
-            try:
-                return await client.post(BODY)
-            finally:
-                await client.aclose()
+            return await post_and_close(client)
         reply = asyncio.run(main())
     assert (reply.answer, reply.status, reply.sent) == (Answer.TRANSIENT, None, False)
     assert reply.detail.startswith("connection failed: " + {
@@ -312,10 +317,7 @@ def test_a_client_made_outside_a_loop_opens_its_session_in_the_loop_that_posts()
 
     async def main() -> Reply:
         async with Server(sock=listening):
-            try:
-                return await client.post(BODY)
-            finally:
-                await client.aclose()
+            return await post_and_close(client)
     assert asyncio.run(main()).answer is Answer.DELIVERED
 
 

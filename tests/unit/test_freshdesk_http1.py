@@ -22,7 +22,7 @@ import pytest
 from consumer import http1
 from consumer.config import FreshdeskSettings
 from consumer.freshdesk import _ANSWER_HEADERS, Answer, FreshdeskClient, Reply
-from tests.unit.test_freshdesk_client import BODY, CLOSE, HOLD, KEY, SILENT, Raw, Server
+from tests.unit.test_freshdesk_client import BODY, CLOSE, HOLD, KEY, SILENT, Raw, Server, post_and_close
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -268,10 +268,7 @@ def test_a_failed_tls_handshake_was_not_sent(engine):
         server = await asyncio.start_server(not_tls, "127.0.0.1", 0)
         async with server:
             client = client_for(server.sockets[0].getsockname()[1], engine, scheme="https")
-            try:
-                return await client.post(BODY)
-            finally:
-                await client.aclose()
+            return await post_and_close(client)
     reply = asyncio.run(main())
     assert (reply.answer, reply.status, reply.sent) == (Answer.TRANSIENT, None, False)
     assert reply.detail.startswith("connection failed: ")
