@@ -122,8 +122,8 @@ class Metrics:
                                       registry=r)
         self.pending = Gauge(_P + "pending_messages",
                              "Messages taken from Kafka and not yet committed.", registry=r)
-        self.paused = Gauge(_P + "paused", "1 while partitions are paused by backpressure.",
-                            registry=r)
+        self.paused = Gauge(_P + "paused", "1 while backpressure stops taking messages "
+                            "(full; partitions are paused after 1 s).", registry=r)
         # --- the consumer group --------------------------------------------------------------------
         self.commit_seconds = Histogram(_P + "commit_duration_seconds",
                                         "Synchronous offset commits.", buckets=_HTTP, registry=r)
