@@ -80,6 +80,7 @@ def backoff(attempt: int, retry: RetrySettings, rand: Callable[[], float] = rand
 class _Run:
     job: Job
     done: Done
+    contacts: tuple[str, ...]  # job.contacts, computed once (start and finish both need them)
     task: asyncio.Task[None] | None = None  # None while it waits for its contacts' turn
     posting: bool = False  # a request is on the wire (or its 200 is being recorded)
     abandoned: bool = False
@@ -111,8 +112,8 @@ class Deliverer:
     def start(self, jobs: Iterable[tuple[Job, Done]]) -> None:
         """Take jobs in order; each future resolves when its job ends."""
         for job, done in jobs:
-            run = self._runs[done] = _Run(job, done)
-            if self._turns.join(run, job.contacts):
+            run = self._runs[done] = _Run(job, done, job.contacts)
+            if self._turns.join(run, run.contacts):
                 self._launch(run)
 
     def abandon(self, futures: Iterable[Done]) -> None:
@@ -163,7 +164,7 @@ class Deliverer:
     def _finish(self, run: _Run, result: Result) -> None:
         if self._runs.pop(run.done, None) is None:
             return
-        for ready in self._turns.leave(run, run.job.contacts):
+        for ready in self._turns.leave(run, run.contacts):
             self._launch(ready)  # type: ignore[arg-type]  # ContactTurns holds our runs
         if not run.done.done():
             run.done.set_result(result)
@@ -300,8 +301,12 @@ class Deliverer:
             reply = await self.client.post(delivery.body)
             if reply.answer is Answer.DELIVERED:
                 # The one write of the double-post window, first thing after the 200, shielded:
-                # a shutdown that cancels this job must not cut it off.
-                await asyncio.shield(self._record_delivered(delivery.key))
+                # a shutdown that cancels this job must not cut it off. A ledger whose calls
+                # never suspend (memory) cannot be cut off: no task for the shield then.
+                if self.ledger.immediate:
+                    await self._record_delivered(delivery.key)
+                else:
+                    await asyncio.shield(self._record_delivered(delivery.key))
             return reply, time.perf_counter() - started
         finally:
             run.posting = False
@@ -355,10 +360,6 @@ class Deliverer:
 
     def _observe(self, reply: Reply, seconds: float) -> None:
         self.budget.observe(reply.budget_total, reply.budget_remaining, reply.budget_used)
-        if reply.budget_total is not None:
-            self.metrics.budget_total.set(reply.budget_total)
-        if reply.budget_remaining is not None:
-            self.metrics.budget_remaining.set(reply.budget_remaining)
         status_class = "none" if reply.status is None else (
             "429" if reply.status == 429 else f"{reply.status // 100}xx")
         self._request_seconds(reply.answer.value, status_class).observe(seconds)

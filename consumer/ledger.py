@@ -81,6 +81,9 @@ class LedgerUnavailable(Exception):
 
 
 class Ledger(Protocol):
+    # True when no call ever suspends (memory): a cancel cannot land inside one.
+    immediate: bool
+
     async def claim(self, key: str) -> Claim:
         """Claim ``key`` for posting, with a lease of ``lease_s``; see the module docstring."""
         ...
@@ -174,6 +177,8 @@ class MemoryLedger:
     ``for_owner()`` gives a second view of the same store under another owner, which is how
     tests play two replicas.
     """
+
+    immediate = True  # no call awaits anything
 
     def __init__(self, max_keys: int = 1_000_000, ttl_s: float = 7 * 86400, lease_s: float = 60,
                  clock: Callable[[], float] = time.monotonic, *, owner: str = "local",
@@ -287,6 +292,8 @@ def _default_owner() -> str:
 class RedisLedger:
     """The ledger in Redis, shared by every replica. Key ``<prefix><activity key>``, value
     ``claim:<owner>`` (with a PX lease) or ``delivered`` (with a PX ttl)."""
+
+    immediate = False  # every call is a round trip
 
     def __init__(self, url: str, *, prefix: str = "fdac:", ttl_s: float = 7 * 86400,
                  lease_s: float = 60, owner: str | None = None, timeout_s: float = 2,

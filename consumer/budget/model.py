@@ -27,6 +27,10 @@ HOURLY_WINDOW_S = 3600.0  # the others per hour
 _RESET_SHARE = 0.02  # Remaining rising by this share of Total at once may be a reset
 _MIN_SHARE = 0.005  # the others spend everything: still trickle, a consumer never stops for them
 _MAX_SAMPLES = 200_000  # hourly plans of a few thousand calls fit many times over
+# Answers this close to the previous sample share it: at thousands of answers a second a sample
+# each would cost a list append per answer and ~14 MB for two minutes. A count is then dated at
+# most this early, which moves the others' estimate by the calls of a few milliseconds.
+_SAMPLE_S = 0.005
 
 
 class CallLog:
@@ -40,7 +44,11 @@ class CallLog:
 
     def add(self, now: float, count: int, horizon_s: float) -> None:
         self.count = count
-        self._times.append(now)
+        times = self._times
+        if times and now - times[-1] < _SAMPLE_S and count >= self._counts[-1]:
+            self._counts[-1] = count
+            return
+        times.append(now)
         self._counts.append(count)
         cut = bisect.bisect_left(self._times, now - horizon_s)
         cut = max(cut, len(self._times) - _MAX_SAMPLES)
@@ -79,6 +87,7 @@ class WindowModel:
         self._others_window: float | None = None  # fixed: the others' calls in recent windows
         self._others_now = 0.0  # fixed: in this window so far; sliding: smoothed over the last W
         self._spent_since: float | None = None  # auto: when Remaining was last seen at the bottom
+        self._rate: float | None = None  # rate(), kept until the next answer or Retry-After
 
     def count_ours(self, now: float, count: int) -> None:
         """Our running count of answered calls (every replica's when shared) reached ``count``."""
@@ -87,6 +96,7 @@ class WindowModel:
     def observe(self, now: float, total: int, remaining: int, in_flight: int = 0) -> None:
         """One answer's headers; ``in_flight``: calls of ours (all replicas) on the wire, whose
         answers can come back in another order than Freshdesk counted them."""
+        self._rate = None
         self.total, self.remaining = total, remaining
         if remaining <= 0:
             # Spent: the gate knows (and a 429's Retry-After says when). It tells nothing of who
@@ -163,6 +173,7 @@ class WindowModel:
 
     def retry_after(self, seconds: float) -> None:
         """auto: a Retry-After longer than the window we assume means a longer window (hourly)."""
+        self._rate = None
         if self.learn_window and self._reset_at is None and seconds > self.window_s:
             self.window_s = max(HOURLY_WINDOW_S, seconds)
 
@@ -181,11 +192,12 @@ class WindowModel:
         return max(self.reserve * self.total, self.others())
 
     def rate(self) -> float | None:
-        """Calls per second this consumer (all its replicas) may make; None before any headers."""
-        if self.total is None:
-            return None
-        ours = self.total - self.kept() - self.margin(self.total)
-        return max(_MIN_SHARE * self.total, ours) / self.window_s
+        """Calls per second this consumer (all its replicas) may make; None before any headers.
+        Asked before every call, it changes only with an answer or a Retry-After: kept till then."""
+        if self._rate is None and self.total is not None:
+            ours = self.total - self.kept() - self.margin(self.total)
+            self._rate = max(_MIN_SHARE * self.total, ours) / self.window_s
+        return self._rate
 
     def describe(self) -> dict[str, object]:
         return {"total": self.total, "remaining": self.remaining, "window_s": self.window_s,

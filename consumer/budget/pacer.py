@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,7 @@ _RETRY_SHARED_S = 5.0  # Redis away: pace locally this long before asking it aga
 # Waiting for an answer for this long means the calls we counted in flight never went out (or
 # their answers were lost): stop counting them. Longer than any request may take.
 _STALE_IN_FLIGHT_S = 30.0
+_EXPORT_EVERY_S = 0.5  # the window gauges (used, available, others, Remaining, Total)
 
 
 class AccountBudget:
@@ -64,6 +66,9 @@ class AccountBudget:
         self.replica = replica or settings.replica or socket.gethostname()[:63]
         m = self.metrics = metrics
         self._calls = m.budget_calls.labels(self.replica)
+        self._delay = m.budget_delay_seconds
+        self._queued = 0  # callers of wait() in its slow path (queued on _turn, or holding it)
+        self._exported_at, self._export_pending = -math.inf, False
         self._throttled = m.budget_throttled.labels(self.replica)
         m.budget_shared.set(1 if shared is not None else 0)
 
@@ -94,21 +99,31 @@ class AccountBudget:
 
     async def wait(self) -> None:
         """Return when this process may make one call now (the call is counted as made)."""
+        if not self._queued:  # nobody is ahead in the queue: most calls go at once, unlocked
+            now = self._clock()
+            if self._schedule.before_take(now) <= 0 and self._take_here(now) == 0:
+                self._calls.inc()
+                self._delay.observe(0.0)
+                return
         started = self._clock()
-        async with self._turn:
-            while True:
-                now = self._clock()
-                delay = self._schedule.before_take(now)
-                if delay == FOR_AN_ANSWER:
-                    await self._next_answer()
-                    continue
-                if delay <= 0:
-                    delay = await self._take(now)
+        self._queued += 1
+        try:
+            async with self._turn:
+                while True:
+                    now = self._clock()
+                    delay = self._schedule.before_take(now)
+                    if delay == FOR_AN_ANSWER:
+                        await self._next_answer()
+                        continue
                     if delay <= 0:
-                        break
-                await self._sleep(delay)
+                        delay = await self._take(now)
+                        if delay <= 0:
+                            break
+                    await self._sleep(delay)
+        finally:
+            self._queued -= 1
         self._calls.inc()
-        self.metrics.budget_delay_seconds.observe(max(0.0, self._clock() - started))
+        self._delay.observe(max(0.0, self._clock() - started))
 
     def observe(self, total: int | None, remaining: int | None, used: int | None = None) -> None:
         """Every answer, 429s and 4xx included (they count too); None, None when none came.
@@ -120,13 +135,8 @@ class AccountBudget:
         self._schedule.on_answer(now, total, remaining)
         self._answered_unpushed += 1
         self._answer.set()
-        model = self._schedule.model
-        if model.total is not None and total is not None and remaining is not None:
-            m = self.metrics
-            m.budget_used.set(model.total - (model.remaining or 0))
-            m.budget_available.set(model.total - model.kept())
-            m.budget_others.set(model.others())
-            m.budget_window_seconds.set(model.window_s)
+        if total is not None and remaining is not None:
+            self._export_soon(now)
 
     def throttle(self, retry_after_s: float) -> None:
         """Freshdesk answered 429: nobody calls it for ``retry_after_s`` (every replica, if shared)."""
@@ -168,12 +178,21 @@ class AccountBudget:
                         "forgetting them", _STALE_IN_FLIGHT_S, self._schedule.in_flight)
             self._schedule.forget_in_flight()
 
-    async def _take(self, now: float) -> float:
+    def _take_here(self, now: float) -> float | None:
+        """The local schedule's answer (0: go, the call is counted; else seconds to wait), or
+        None when the shared schedule must be asked."""
         s = self._schedule
-        interval = s.interval()
-        if (self._shared is None or interval is None or s.headerless or not s.paced
-                or now < self._shared_until):
+        if (self._shared is None or s.headerless or not s.paced or now < self._shared_until
+                or s.interval() is None):
             return s.take_local(now)
+        return None
+
+    async def _take(self, now: float) -> float:
+        local = self._take_here(now)
+        if local is not None:
+            return local
+        s, interval = self._schedule, self._schedule.interval()
+        assert self._shared is not None and interval is not None
         pushed = self._answered_unpushed
         try:
             got = await self._shared.take(interval, s.tolerance(interval), pushed)
@@ -207,6 +226,35 @@ class AccountBudget:
         if first:
             log.warning("budget: %s; pacing on this replica's own headers until it answers "
                         "(delivery goes on)", why)
+
+    def _export_soon(self, now: float) -> None:
+        """The window gauges, at most every ``_EXPORT_EVERY_S`` (an answer's worth of change is
+        not worth four gauge writes per call), and always the latest within that time."""
+        if self._export_pending:
+            return
+        if now >= self._exported_at + _EXPORT_EVERY_S:
+            self._export()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): now
+            self._export()
+            return
+        self._export_pending = True
+        loop.call_later(self._exported_at + _EXPORT_EVERY_S - now, self._export)
+
+    def _export(self) -> None:
+        self._export_pending = False
+        self._exported_at = self._clock()
+        model, m = self._schedule.model, self.metrics
+        if model.total is None:
+            return
+        m.budget_total.set(model.total)
+        m.budget_remaining.set(model.remaining or 0)
+        m.budget_used.set(model.total - (model.remaining or 0))
+        m.budget_available.set(model.total - model.kept())
+        m.budget_others.set(model.others())
+        m.budget_window_seconds.set(model.window_s)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

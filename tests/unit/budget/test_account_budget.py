@@ -138,3 +138,61 @@ def test_the_redis_password_is_never_in_a_repr():
     b = budget(FakeTime(), shared=shared)
     assert "s3cr" not in repr(b) and "s3cr" not in repr(shared) and "***" in repr(shared)
     asyncio.run(shared.aclose())
+
+
+def test_a_caller_never_overtakes_one_already_waiting_for_its_turn():
+    """Most calls go at once without the queue's lock; one arriving while another sleeps for its
+    turn (the loop busy, its timer not yet fired) must queue behind it, not slip through."""
+    class HeldTime(FakeTime):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wake = asyncio.Event()
+
+        async def sleep(self, seconds: float) -> None:
+            self.slept.append(seconds)
+            await self.wake.wait()
+
+    async def scenario():
+        fake = HeldTime()
+        b = budget(fake)
+        await b.wait()
+        b.observe(600, 599)
+        await b.wait()
+        await b.wait()  # the tolerance's two at once: the next one must wait an interval
+        order: list[str] = []
+
+        async def call(name: str) -> None:
+            await b.wait()
+            order.append(name)
+
+        first = asyncio.create_task(call("first"))
+        await settle()
+        assert fake.slept and not first.done(), "first sleeps for its turn"
+        fake.t += 1.0  # time passes; first's timer has not fired yet
+        second = asyncio.create_task(call("second"))
+        await settle()
+        fake.wake.set()
+        await asyncio.wait_for(asyncio.gather(first, second), 2)
+        return order
+
+    assert asyncio.run(scenario()) == ["first", "second"]
+
+
+def test_window_gauges_are_written_at_most_twice_a_second_and_always_end_on_the_latest():
+    async def scenario():
+        fake = FakeTime()
+        b = budget(fake)
+        registry = b.metrics.registry
+        remaining = lambda: registry.get_sample_value("activity_consumer_freshdesk_budget_remaining")  # noqa: E731
+        for left in range(599, 589, -1):  # ten answers in the same instant
+            await b.wait()
+            b.observe(600, left)
+        seen_at_once = remaining()
+        deadline = asyncio.get_running_loop().time() + 5
+        while remaining() != 590 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)  # the deferred write runs on the loop within 0.5 s
+        return seen_at_once, remaining()
+
+    at_once, later = asyncio.run(scenario())
+    assert at_once == 599, "the first answer is written at once, the next nine are not"
+    assert later == 590, "the latest Remaining is written within half a second"

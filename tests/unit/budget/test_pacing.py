@@ -148,3 +148,15 @@ def test_a_probe_taken_but_not_made_does_not_use_up_the_probe_of_a_spent_window(
     s.take_local(now)
     s.on_answer(now + 0.01, 1_000_000, 0)  # a real probe, still spent: now it waits
     assert s.before_take(now + 0.02) > 1
+
+
+def test_answers_a_few_milliseconds_apart_share_one_sample_of_the_call_log():
+    from consumer.budget.model import CallLog
+
+    log = CallLog()
+    for i in range(1, 1001):  # 1,000 answers in 1 s: one sample per 5 ms at most
+        log.add(100 + i / 1000, i, 120)
+    assert len(log._times) <= 200
+    assert log.count == 1000
+    assert log.between(100, 101) == 1000
+    assert 490 <= log.between(100, 100.5) <= 505, "dated at most 5 ms early"
