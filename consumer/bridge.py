@@ -4,6 +4,10 @@ librdkafka's poll blocks in C and its rebalance callbacks must run on the pollin
 HTTP delivery wants an event loop. So the process has two threads with one narrow bridge: the
 poll thread hands work over with :meth:`AsyncBridge.call_soon` and gets results back through a
 thread-safe queue it drains between polls (see consumer.loop).
+
+The loop is uvloop's (libuv, in C): the delivery thread is the busier half of the process and
+most of its time is the loop's own machinery (task steps, timers for every request's timeout,
+transport reads and writes). bench/http_client.py: 0.7-0.9x the CPU per POST of asyncio's loop.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import uvloop
+
 __all__ = ["AsyncBridge"]
 
 T = TypeVar("T")
@@ -20,7 +26,7 @@ T = TypeVar("T")
 
 class AsyncBridge:
     def __init__(self, name: str = "delivery") -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = uvloop.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
     def _serve(self) -> None:
