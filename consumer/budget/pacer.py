@@ -67,7 +67,11 @@ class AccountBudget:
         m = self.metrics = metrics
         self._calls = m.budget_calls.labels(self.replica)
         self._delay = m.budget_delay_seconds
-        self._queued = 0  # callers of wait() in its slow path (queued on _turn, or holding it)
+        # Callers of wait() holding its turn while they wait for time, an answer or the shared
+        # schedule. While there are any, every newcomer queues on _turn behind them (FIFO);
+        # otherwise a call the schedule allows goes at once, without the turn's lock: callers
+        # queued on it only because others were (a convoy) would all go at once anyway.
+        self._held_back = 0
         self._exported_at, self._export_pending = -math.inf, False
         self._throttled = m.budget_throttled.labels(self.replica)
         m.budget_shared.set(1 if shared is not None else 0)
@@ -99,19 +103,19 @@ class AccountBudget:
 
     async def wait(self) -> None:
         """Return when this process may make one call now (the call is counted as made)."""
-        if not self._queued:  # nobody is ahead in the queue: most calls go at once, unlocked
+        if not self._held_back:  # nobody waits for time or an answer: a call may go at once
             now = self._clock()
             if self._schedule.before_take(now) <= 0 and self._take_here(now) == 0:
                 self._calls.inc()
                 self._delay.observe(0.0)
                 return
         started = self._clock()
-        self._queued += 1
-        try:
-            async with self._turn:
-                while True:
-                    now = self._clock()
-                    delay = self._schedule.before_take(now)
+        async with self._turn:
+            while True:
+                now = self._clock()
+                delay = self._schedule.before_take(now)
+                self._held_back += 1  # newcomers queue behind us (FIFO) while we wait
+                try:
                     if delay == FOR_AN_ANSWER:
                         await self._next_answer()
                         continue
@@ -120,8 +124,8 @@ class AccountBudget:
                         if delay <= 0:
                             break
                     await self._sleep(delay)
-        finally:
-            self._queued -= 1
+                finally:
+                    self._held_back -= 1
         self._calls.inc()
         self._delay.observe(max(0.0, self._clock() - started))
 

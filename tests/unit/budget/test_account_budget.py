@@ -178,6 +178,29 @@ def test_a_caller_never_overtakes_one_already_waiting_for_its_turn():
     assert asyncio.run(scenario()) == ["first", "second"]
 
 
+def test_callers_queued_only_behind_each_other_do_not_hold_back_newcomers():
+    """Fifty calls queue for the first answer (nothing known yet). Once it came, none of them
+    waits for time, so a newcomer goes at once: a queue of calls that may all go now is not a
+    reason to queue (at a few thousand calls a second such a convoy never drained before)."""
+    async def scenario():
+        b = budget(FakeTime())
+        await b.wait()
+        queued = [asyncio.create_task(b.wait()) for _ in range(50)]
+        await settle()
+        assert not any(q.done() for q in queued), "one call at a time until the headers speak"
+        b.observe(60_000, 59_999)
+        newcomers = [asyncio.create_task(b.wait()) for _ in range(5)]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        done = sum(q.done() for q in queued), sum(n.done() for n in newcomers)
+        await asyncio.wait_for(asyncio.gather(*queued, *newcomers), 2)
+        return done
+
+    queued_done, newcomers_done = asyncio.run(scenario())
+    assert newcomers_done == 5
+    assert queued_done < 50, "the queue drains one lock hand-over per loop pass"
+
+
 def test_window_gauges_are_written_at_most_twice_a_second_and_always_end_on_the_latest():
     async def scenario():
         fake = FakeTime()
