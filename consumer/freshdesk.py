@@ -57,6 +57,16 @@ class Reply:
     sent: bool = True
 
 
+class _Kept(dict[str, str]):
+    """The few headers the http1 engine keeps (_ANSWER_HEADERS), by lower-case name; ``get``
+    is case-insensitive. Cheaper than a CIMultiDict per answer."""
+
+    __slots__ = ()
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return dict.get(self, name.lower(), default)
+
+
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     value = headers.get(name)
     try:
@@ -72,9 +82,10 @@ def classify(status: int, headers: Mapping[str, str], body: str,
              retry_statuses: frozenset[int] = _RETRY_STATUSES) -> Reply:
     """Map an HTTP answer to what the consumer must do about it (the contract's table).
 
-    ``headers`` is read case-insensitively: aiohttp's CIMultiDictProxy as it comes, any other
-    mapping (a plain dict in a test) is copied into a CIMultiDict first."""
-    if not isinstance(headers, (CIMultiDictProxy, CIMultiDict)):
+    ``headers`` is read case-insensitively: aiohttp's CIMultiDictProxy and the http1 engine's
+    _Kept as they come, any other mapping (a plain dict in a test) is copied into a CIMultiDict
+    first."""
+    if not isinstance(headers, (CIMultiDictProxy, CIMultiDict, _Kept)):
         headers = CIMultiDict(headers)
     total = _int_header(headers, "X-RateLimit-Total")
     remaining = _int_header(headers, "X-RateLimit-Remaining")
@@ -277,13 +288,12 @@ class FreshdeskClient:
         if self._closed:
             raise RuntimeError("FreshdeskClient is closed")
         request = b"%s%d\r\n\r\n%s" % (self._head, len(body), body)
-        try:
-            async with asyncio.timeout(self._timeout_s):  # one total, as aiohttp's ClientTimeout
-                status, kept, raw = await self._pool.request(request)  # type: ignore[union-attr]
+        try:  # one total timeout, as aiohttp's ClientTimeout
+            status, kept, raw = await self._pool.request(request, self._timeout_s)  # type: ignore[union-attr]
         except (TimeoutError, OSError) as e:
             return Reply(Answer.TRANSIENT, None, _transport_failure(e, self._timeout_s),
                          sent=_may_have_been_sent(e))
-        headers = CIMultiDict(kept)
+        headers = _Kept((name.lower(), value) for name, value in reversed(kept))  # first wins
         return classify(status, headers, _text(raw, _charset(headers.get("Content-Type"))),
                         self._retry_statuses)
 

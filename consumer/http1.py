@@ -11,6 +11,12 @@ never written again here (whether a failed one may be sent again is the caller's
   in HTTP/1.0 without keep-alive, sent bytes nobody asked for, or a request on it failed or was
   cancelled (a timeout): its state is unknown then, so it is closed.
 
+Timeouts: ``request(data, timeout_s)`` fails with TimeoutError once ``timeout_s`` has passed since
+it was called, whatever it was doing (waiting for a connection, connecting, writing, reading).
+A request that finds an idle connection and a free slot (nearly all) is not given a timer of its
+own: the pool's one watchdog timer, set for the earliest deadline in flight, fails it. That costs
+a dict entry instead of asyncio.timeout()'s timer handle, a third of the pool's CPU per request.
+
 Errors: :class:`ConnectError` when the connection could not be made (refused, DNS, TLS handshake):
 nothing was written. Everything after that (:class:`ServerDisconnectedError`,
 :class:`InvalidResponseError`, a reset, a cancellation) happened to a request that was written.
@@ -130,14 +136,27 @@ class _Connection(asyncio.Protocol):
         self._status, self._headers, self._body = 0, [], []
         self._done = self._framed = False
 
-    def send(self, data: bytes) -> asyncio.Future[tuple[int, list[tuple[str, str]], bytes, bool]]:
+    def send(self, data: bytes, deadline: float | None = None
+             ) -> asyncio.Future[tuple[int, list[tuple[str, str]], bytes, bool]]:
+        """Writes ``data``; the future is the answer. ``deadline`` (loop time): the pool's
+        watchdog fails the answer with TimeoutError then, unless it came."""
         self._reset()
         self._waiter = waiter = asyncio.get_running_loop().create_future()
+        if deadline is not None:
+            self._pool._watch(self, deadline)
         self.transport.write(data)  # type: ignore[union-attr]
         return waiter
 
     def finished(self) -> None:
         self._waiter = None
+        self._pool._unwatch(self)
+
+    def timed_out(self) -> None:
+        """The watchdog's: no complete answer by the deadline (TimeoutError, as asyncio.timeout
+        raises it); the stream's state is unknown, so the connection is not reused."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._fail(TimeoutError())
 
     def _ended(self, exc: Exception | None) -> None:
         """EOF or the connection lost while a request waits: an answer whose body ends at EOF
@@ -193,6 +212,9 @@ class Pool:
         self._idle: list[_Connection] = []  # oldest first; taken from the end (LIFO)
         self._all: set[_Connection] = set()
         self._sweeper: asyncio.TimerHandle | None = None
+        self._deadlines: dict[_Connection, float] = {}  # requests on the wire, by deadline order
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog_at = 0.0
         self._closed = False
         self._used = False  # a connection was made: aclose() is owed
 
@@ -208,21 +230,35 @@ class Pool:
     def connections(self) -> int:
         return len(self._all)
 
-    async def request(self, data: bytes) -> Response:
+    async def request(self, data: bytes, timeout_s: float | None = None) -> Response:
         """Writes ``data`` (a whole request) on an idle connection or a new one and reads the
         response. Raises ConnectError (nothing written), or ServerDisconnectedError,
-        InvalidResponseError, another OSError, or CancelledError (written, or may have been)."""
+        InvalidResponseError, TimeoutError (``timeout_s`` passed), another OSError, or
+        CancelledError (written, or may have been)."""
         if self._closed:
             raise RuntimeError("the pool is closed")
+        if timeout_s is None:
+            return await self._request(data, None)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        if self._slots.locked() or not self._idle:  # it may wait or connect: a timer of its own
+            async with asyncio.timeout_at(deadline):
+                return await self._request(data, None)
+        return await self._request(data, deadline)
+
+    async def _request(self, data: bytes, deadline: float | None) -> Response:
         async with self._slots:
             conn = self._take_idle()
             if conn is None:
-                conn = await self._connect()
+                if deadline is None:
+                    conn = await self._connect()
+                else:  # the idle ones had expired after all
+                    async with asyncio.timeout_at(deadline):
+                        conn = await self._connect()
             try:
-                status, headers, body, keep = await conn.send(data)
+                status, headers, body, keep = await conn.send(data, deadline)
             except BaseException:
                 conn.finished()
-                conn._unusable()  # cancelled (timeout) or failed: the stream's state is unknown
+                conn._unusable()  # cancelled, timed out or failed: the stream's state is unknown
                 raise
             conn.finished()
             if keep and not conn.closed and not self._closed:
@@ -234,6 +270,33 @@ class Pool:
             else:
                 conn.close()
             return status, headers, body
+
+    # -- the watchdog: one timer for every deadline in flight
+
+    def _watch(self, conn: _Connection, deadline: float) -> None:
+        self._deadlines[conn] = deadline
+        if self._watchdog is None or deadline < self._watchdog_at:
+            self._arm(deadline)
+
+    def _unwatch(self, conn: _Connection) -> None:
+        self._deadlines.pop(conn, None)
+
+    def _arm(self, at: float) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watchdog_at = at
+        self._watchdog = asyncio.get_running_loop().call_at(at, self._bark)
+
+    def _bark(self) -> None:
+        """Fails the requests past their deadline; set again for the earliest one left."""
+        self._watchdog = None
+        now = asyncio.get_running_loop().time()
+        late = [conn for conn, deadline in self._deadlines.items() if deadline <= now]
+        for conn in late:
+            del self._deadlines[conn]
+            conn.timed_out()
+        if self._deadlines and not self._closed:
+            self._arm(min(self._deadlines.values()))
 
     def _take_idle(self) -> _Connection | None:
         idle = self._idle
@@ -290,6 +353,9 @@ class Pool:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         conns = list(self._all)
         self._idle.clear()
         for conn in conns:

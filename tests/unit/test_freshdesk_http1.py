@@ -155,6 +155,39 @@ def test_after_a_timeout_the_connection_is_not_reused(engine):
     assert server.accepts == 2
 
 
+def test_a_request_on_a_reused_connection_times_out_too_and_the_next_one_goes_on(engine):
+    """The second request finds the first one's idle connection: the pool's watchdog (not a
+    timer of its own) ends it at the deadline; the third opens a new connection and is answered."""
+    replies, server = posts([(200, {}, b"{}"), SILENT], 3, engine, timeout_s=0.3)
+    assert [r.answer for r in replies] == [Answer.DELIVERED, Answer.TRANSIENT, Answer.DELIVERED]
+    assert replies[1].detail == "timed out: TimeoutError: no complete answer within 0.3s"
+    assert replies[1].sent is True
+    assert server.accepts == 2
+
+
+def test_the_watchdog_ends_only_the_requests_past_their_deadline():
+    """Two requests on the wire, deadlines 0.2 s apart: the first silent one times out while the
+    second, answered before its own deadline, is delivered."""
+    async def main() -> tuple[list[Any], Server]:
+        async with Server([(200, {}, b"{}"), (200, {}, b"{}"), SILENT]) as server:
+            client = client_for(server.port, timeout_s=0.4, max_in_flight=2)
+            try:
+                await asyncio.gather(client.post(BODY), client.post(BODY))  # two idle connections
+                silent = asyncio.ensure_future(client.post(BODY))
+                while len(server.requests) < 3:
+                    server.received.clear()
+                    await server.received.wait()
+                answered = await client.post(BODY)
+                return [await silent, answered], server
+            finally:
+                await client.aclose()
+
+    (silent, answered), server = asyncio.run(main())
+    assert silent.detail == "timed out: TimeoutError: no complete answer within 0.4s"
+    assert answered.answer is Answer.DELIVERED
+    assert server.accepts == 2
+
+
 def test_a_connection_closed_without_an_answer_is_not_reused(engine):
     replies, server = posts([CLOSE], 2, engine)
     assert replies[0].detail.startswith("connection failed: ServerDisconnectedError")
