@@ -348,7 +348,9 @@ def _plain_json_object(value: dict[Any, Any], depth: int) -> bool:
     """Fast path for the common case (exact JSON types, nothing wrong): True means valid.
     False means "look closer": ``_check_json`` then finds and words the problems."""
     for key, item in value.items():
-        if type(key) is not str or not _plain_json_value(item, depth):
+        if type(key) is not str:
+            return False
+        if type(item) is not str and not _plain_json_value(item, depth):  # str: most values
             return False
     return True
 
