@@ -101,6 +101,7 @@ class Deliverer:
         self._ledger_failures = 0
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._turns = ContactTurns()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._runs: dict[Done, _Run] = {}  # unfinished jobs, by the future the poll thread holds
         self._delivered = Children(metrics.delivered)  # per activity: no labels() lookups
         self._duplicates = Children(metrics.duplicates)
@@ -148,7 +149,9 @@ class Deliverer:
     # --- one job ---------------------------------------------------------------------------------
 
     def _launch(self, run: _Run) -> None:
-        run.task = asyncio.get_running_loop().create_task(self._run(run))
+        if self._loop is None:  # the delivery thread's; asked once (each call costs a getpid())
+            self._loop = asyncio.get_running_loop()
+        run.task = self._loop.create_task(self._run(run))
 
     async def _run(self, run: _Run) -> None:
         result: Result = ABANDONED

@@ -54,7 +54,7 @@ Response = tuple[int, list[tuple[str, str]], bytes]  # status, kept headers (in 
 class _Connection(asyncio.Protocol):
     """One TCP (or TLS) connection and its response parser; httptools calls the on_* methods."""
 
-    __slots__ = ("_body", "_done", "_framed", "_headers", "_keep", "_pool", "_status", "_waiter",
+    __slots__ = ("_body", "_done", "_framed", "_headers", "_keep", "_loop", "_pool", "_status", "_waiter",
                  "closed", "idle_since", "lost", "parser", "transport")
 
     def __init__(self, pool: Pool) -> None:
@@ -76,7 +76,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.lost = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()  # once: each call of it costs a getpid() on 3.11
+        self.lost = self._loop.create_future()
 
     def data_received(self, data: bytes) -> None:
         if self._waiter is None or self._done:  # bytes nobody asked for: the stream is unusable
@@ -141,7 +142,7 @@ class _Connection(asyncio.Protocol):
         """Writes ``data``; the future is the answer. ``deadline`` (loop time): the pool's
         watchdog fails the answer with TimeoutError then, unless it came."""
         self._reset()
-        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter = self._loop.create_future()
         if deadline is not None:
             self._pool._watch(self, deadline)
         self.transport.write(data)  # type: ignore[union-attr]
@@ -214,6 +215,7 @@ class Pool:
         self._sweeper: asyncio.TimerHandle | None = None
         self._deadlines: dict[_Connection, float] = {}  # requests on the wire, by deadline order
         self._watchdog: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._watchdog_at = 0.0
         self._closed = False
         self._used = False  # a connection was made: aclose() is owed
@@ -239,7 +241,9 @@ class Pool:
             raise RuntimeError("the pool is closed")
         if timeout_s is None:
             return await self._request(data, None)
-        deadline = asyncio.get_running_loop().time() + timeout_s
+        if self._loop is None:  # the one loop it is used from; asked once (a getpid() each time)
+            self._loop = asyncio.get_running_loop()
+        deadline = self._loop.time() + timeout_s
         if self._slots.locked() or not self._idle:  # it may wait or connect: a timer of its own
             async with asyncio.timeout_at(deadline):
                 return await self._request(data, None)
