@@ -483,9 +483,29 @@ def table(rows: list[dict[str, Any]]) -> str:
         if figs.get("capped"):
             done = figs.get("events_done", figs.get("activities_done"))
             shown += f" (capped: {done:,} of {r['params'].get('events', r['params'].get('activities')):,})"
+        if r.get("steal_pct"):
+            shown += f"; host steal {r['steal_pct']}%"
         lines.append(f"| {r['bench']} | {r['variant']} | {shown} | {r['target'] or '-'} | "
                      f"{r['result']} |")
     return "\n".join(lines)
+
+
+def host_cpu() -> tuple[int, int] | None:
+    """(steal, total) clock ticks of this machine's CPUs so far, from /proc/stat (Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
+
+
+def steal_pct(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of this VM's CPU time its host gave to others meanwhile. A noisy host makes every
+    figure slower, CPU per item included (caches, frequency): the figures are read with it."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 1)
 
 
 RUNNERS: dict[str, Callable[..., list[dict[str, Any]]]] = {
@@ -529,22 +549,24 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     with Env(args.keep, consumer_kafka) as env, open(out_path, "a") as results:
         for name in (b for b in BENCHES if b in only):
-            began = time.monotonic()
+            began, cpu_began = time.monotonic(), host_cpu()
             kwargs = {"impl": args.filter_impl} if name == "filter" else {}
             try:
                 got = RUNNERS[name](env, sizes, **kwargs)
             except Exception as exc:  # one broken bench must not hide the others' figures
                 traceback.print_exc()
                 got = [{"bench": name, "error": f"{type(exc).__name__}: {exc}"}]
+            steal = steal_pct(cpu_began, host_cpu())
             for row in got:
-                row |= {"sizes": label, **about,
+                row |= {"sizes": label, **about, "steal_pct": steal,
                         "at": datetime.now().astimezone().isoformat(timespec="seconds")}
                 line = json.dumps(row, ensure_ascii=False)
                 print(line, flush=True)
                 results.write(line + "\n")
                 results.flush()
             rows += got
-            progress(f"{name} done in {time.monotonic() - began:.0f} s")
+            progress(f"{name} done in {time.monotonic() - began:.0f} s"
+                     + (f" (the host took {steal}% of this VM's CPU time: steal)" if steal else ""))
     print(f"\n{about['cores']} cores, {about['cpu']}, Python {about['python']}, commit "
           f"{about['commit']}; {label} sizes: "
           f"{json.dumps(asdict(sizes))}\n")

@@ -38,6 +38,7 @@ def test_quick_run_gives_every_benchmark_its_figures(tmp_path: Path) -> None:
                                          if isinstance(v, int | float)}, row
         assert row["result"] in ("pass", "miss", "no target"), row
         assert row["cores"] and row["cpu"] and row["python"] and row["commit"], row
+        assert 0 <= row["steal_pct"] <= 100, "the host's steal while it ran, read with the figures"
         seen.setdefault(row["bench"], []).append(row["variant"])
     assert set(seen) == set(FIGURES), seen
     assert seen["filter"] == ["2kb", "12kb"] and len(seen["delivery"]) == 2, seen
