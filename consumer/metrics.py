@@ -67,8 +67,9 @@ class Metrics:
                                              "Retry-After values received with 429 answers.",
                                              buckets=(1, 2, 5, 10, 20, 30, 60, 120), registry=r)
         self.budget_remaining = Gauge(_P + "freshdesk_budget_remaining",
-                                      "X-RateLimit-Remaining of the last answer: calls left in the "
-                                      "account's window (shared by every replica).", registry=r)
+                                      "X-RateLimit-Remaining of the last answer (written at most "
+                                      "twice a second): calls left in the account's window "
+                                      "(shared by every replica).", registry=r)
         self.budget_total = Gauge(_P + "freshdesk_budget_total",
                                   "X-RateLimit-Total of the last answer: calls per window.",
                                   registry=r)
