@@ -15,7 +15,7 @@ Timeouts: ``request(data, timeout_s)`` fails with TimeoutError once ``timeout_s`
 it was called, whatever it was doing (waiting for a connection, connecting, writing, reading).
 A request that finds an idle connection and a free slot (nearly all) is not given a timer of its
 own: the pool's one watchdog timer, set for the earliest deadline in flight, fails it. That costs
-a dict entry instead of asyncio.timeout()'s timer handle, a third of the pool's CPU per request.
+a dict entry instead of asyncio.timeout()'s timer handle (~9 us per request on this machine).
 
 Errors: :class:`ConnectError` when the connection could not be made (refused, DNS, TLS handshake):
 nothing was written. Everything after that (:class:`ServerDisconnectedError`,
@@ -213,7 +213,7 @@ class Pool:
         self._idle: list[_Connection] = []  # oldest first; taken from the end (LIFO)
         self._all: set[_Connection] = set()
         self._sweeper: asyncio.TimerHandle | None = None
-        self._deadlines: dict[_Connection, float] = {}  # requests on the wire, by deadline order
+        self._deadlines: dict[_Connection, float] = {}  # requests on the wire: their deadlines
         self._watchdog: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watchdog_at = 0.0

@@ -233,7 +233,7 @@ class AccountBudget:
 
     def _export_soon(self, now: float) -> None:
         """The window gauges, at most every ``_EXPORT_EVERY_S`` (an answer's worth of change is
-        not worth four gauge writes per call), and always the latest within that time."""
+        not worth six gauge writes per call), and always the latest within that time."""
         if self._export_pending:
             return
         if now >= self._exported_at + _EXPORT_EVERY_S:
