@@ -160,7 +160,7 @@ def encode(activity: Activity) -> bytes:
 def _maybe_unsafe(body: bytes) -> bool:
     """The pre-check on the encoded body. Every unsafe character is written starting with one of
     four bytes; looking for those first (memchr-fast) spares the regex, which tests every
-    position, on nearly every body: 8 us -> under 1 for a 900-byte order activity."""
+    position, on nearly every body: 8.1 -> 2.6 us per 900-byte order activity (loop included)."""
     return ((b"\\" in body or b"\x7f" in body or b"\xc2" in body or b"\xe2" in body)
             and _UNSAFE_IN_BODY.search(body) is not None)
 
