@@ -70,9 +70,8 @@ BODY = (b'{"activity":{"name":"Order #1001 placed","timestamp":"2024-05-01T09:02
 
 async def _replica(spec: dict[str, Any]) -> dict[str, Any]:
     from consumer.budget import make_budget
-    from consumer.config import FreshdeskSettings
+    from consumer.config import FreshdeskSettings, LedgerSettings
     from consumer.freshdesk import Answer, FreshdeskClient
-    from consumer.ledger import LedgerSettings
 
     freshdesk = FreshdeskSettings(base_url=spec["base_url"], api_key="sandbox-key",
                                   max_in_flight=spec["in_flight"], budget=spec["budget"])

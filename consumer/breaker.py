@@ -24,30 +24,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from pydantic import Field, model_validator
-
-from consumer._section import _Section
+from consumer.config import BreakerSettings
 
 __all__ = ["BreakerSettings", "DeadLetterBreaker", "TopicBreakers"]
-
-
-class BreakerSettings(_Section):
-    # Dead letters in a row that are still believable as bad luck; one more trips the breaker.
-    max_consecutive: int = Field(100, ge=1)
-    # The share of the window that may be dead-lettered; above it the breaker trips.
-    # 1.0 turns the ratio check off (only max_consecutive remains).
-    max_ratio: float = Field(0.5, gt=0, le=1)
-    # How many of the latest settled messages the ratio is taken over (per topic).
-    window: int = Field(1000, ge=1)
-    # Settled messages needed in the window before the ratio is judged at all.
-    min_messages: int = Field(100, ge=1)
-
-    @model_validator(mode="after")
-    def _min_fits_window(self) -> BreakerSettings:
-        if self.min_messages > self.window:
-            raise ValueError(f"min_messages ({self.min_messages}) must not exceed window "
-                             f"({self.window}): the ratio would never be judged")
-        return self
 
 
 class DeadLetterBreaker:

@@ -49,13 +49,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config, router = _load(args.config)
     logs.configure(args.log_format or config.log.format, config.log.level)
-    logs.register_secret(config.freshdesk.api_key.get_secret_value())
-    logs.register_secret(config.ledger.url_password)
-    logs.register_secret(config.contacts.url_password)
-    logs.register_secret(config.freshdesk.budget.url_password)
-    for key, value in config.kafka.items():
-        if config.kafka_for_display()[key] == "***":
-            logs.register_secret(str(value))
+    for secret in config.secrets():
+        logs.register_secret(secret)
     consumer = ActivityConsumer(config, router)
     _on_stop.append(consumer.stop)
     if _stop_requested.is_set():

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from consumer.directory import ContactDirectory, ContactSettings, DirectoryUnavailable
+from consumer.config import ContactSettings
+from consumer.directory import ContactDirectory, DirectoryUnavailable
 from consumer.waiting_room import WaitingRoom
 from transforms import Contact, Link
 

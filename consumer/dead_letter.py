@@ -16,9 +16,10 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Producer
 
+from consumer.config.kafka import producer_settings
 from consumer.message import Message
 
-__all__ = ["EXPECTED_REASONS", "REASONS", "DeadLetterProducer", "Failure", "client_settings"]
+__all__ = ["EXPECTED_REASONS", "REASONS", "DeadLetterProducer", "Failure"]
 
 # Reason classes, each a different fix for the operator.
 REASONS = {
@@ -75,9 +76,7 @@ class DeadLetterProducer:
     """
 
     def __init__(self, kafka: dict[str, Any], topic_for: Callable[[str], str], group: str):
-        settings = client_settings(kafka)
-        settings.update({"acks": "all", "enable.idempotence": True, "linger.ms": 5,
-                         "logger": logging.getLogger("librdkafka.producer")})
+        settings = {**producer_settings(kafka), "logger": logging.getLogger("librdkafka.producer")}
         self._producer: Producer | None = Producer(settings)
         self._topic_for = topic_for
         self._group = group
@@ -122,16 +121,3 @@ class DeadLetterProducer:
         left = self._producer.flush(timeout)
         self._producer = None  # librdkafka's handle is destroyed with its last reference
         return left
-
-
-_CONSUMER_ONLY = (
-    "group.", "enable.auto", "auto.", "partition.assignment", "session.timeout", "heartbeat",
-    "max.poll", "fetch.", "isolation.level", "queued.", "check.crcs", "group.instance.id",
-    "coordinator.", "consume.", "allow.auto.create.topics", "offset.store",
-)
-
-
-def client_settings(kafka: dict[str, Any]) -> dict[str, Any]:
-    """The subscription file's librdkafka settings without the consumer-only ones: what a
-    producer or an admin client of the same cluster takes (bootstrap, security, SASL)."""
-    return {k: v for k, v in kafka.items() if not k.startswith(_CONSUMER_ONLY)}

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
-from pydantic import BaseModel, ConfigDict, Field
 
+from consumer.config import MetricsSettings
 from consumer.metrics import REGISTRY
 
 __all__ = ["Check", "HealthServer", "MetricsSettings", "poll_liveness"]
@@ -36,22 +36,6 @@ log = logging.getLogger("consumer.health")
 Check = Callable[[], tuple[bool, str]]  # () -> (ok, reason shown in the probe's answer)
 
 _LAST_POLL = "activity_consumer_last_poll_timestamp_seconds"
-
-
-class MetricsSettings(BaseModel):
-    """The ``metrics:`` section of the subscription file.
-
-    Same rules as every other section (frozen, unknown keys refused); it does not inherit
-    ``consumer.config._Section`` only so that config.py can import it without an import cycle.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    enabled: bool = True  # serve /metrics, /healthz and /readyz
-    host: str = "0.0.0.0"  # every interface: the Prometheus scraper and the kubelet are remote
-    port: int = Field(9102, ge=0, le=65535)  # 0: any free port (tests)
-    # /healthz fails when the poll loop has not come round for this long (a stuck loop).
-    liveness_timeout_s: float = Field(30.0, gt=0)
 
 
 def poll_liveness(timeout_s: float, registry: CollectorRegistry = REGISTRY,

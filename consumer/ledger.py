@@ -52,15 +52,13 @@ import socket
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-
-from consumer._section import _Section
+from consumer.config import LedgerSettings
 
 __all__ = ["Claim", "Ledger", "LedgerSettings", "LedgerUnavailable", "MemoryLedger", "RedisLedger",
-           "Scrubber", "make_ledger", "redact_url", "url_password"]
+           "Scrubber", "make_ledger", "redact_url"]
 
 T = TypeVar("T")
 
@@ -97,49 +95,6 @@ class Ledger(Protocol):
         ...
 
     async def aclose(self) -> None: ...
-
-
-class LedgerSettings(_Section):
-    # memory: this process only, forgotten on restart (the demo). redis: shared by every replica.
-    backend: Literal["memory", "redis"] = "memory"
-    # redis://[user:password@]host:6379/0, rediss:// for TLS. Put the password in the environment:
-    # url: ${LEDGER_REDIS_URL}. Required for backend redis; never logged.
-    url: SecretStr | None = None
-    prefix: str = "fdac:"  # key prefix in Redis, so several consumers can share one database
-    # How long a delivery is remembered: at least the topics' retention plus the redrive horizon.
-    ttl_s: float = Field(7 * 86400.0, gt=0)
-    # How long a claim holds without being renewed; longer than freshdesk.timeout_s (see above).
-    lease_s: float = Field(60.0, gt=0)
-    # memory backend: keys held, oldest deliveries forgotten first. About 230 bytes a key
-    # (measured, sha256 keys): the default 1,000,000 is about 230 MB of the pod's memory.
-    max_keys: int = Field(1_000_000, ge=1)
-    timeout_s: float = Field(2.0, gt=0)  # redis backend: per call; then LedgerUnavailable
-
-    @model_validator(mode="after")
-    def _url_fits_backend(self) -> LedgerSettings:
-        if self.backend == "redis":
-            if self.url is None:
-                raise ValueError("backend redis needs ledger.url (redis://host:6379/0)")
-            scheme = urlsplit(self.url.get_secret_value()).scheme
-            if scheme not in ("redis", "rediss", "unix"):
-                raise ValueError(f"ledger.url must start with redis://, rediss:// or unix:// "
-                                 f"(got {scheme or 'no scheme'})")
-        elif self.url is not None:
-            raise ValueError("ledger.url is only read with backend: redis")
-        return self
-
-    @property
-    def url_password(self) -> str | None:
-        """The password inside ``url`` (for logs.register_secret), if any."""
-        return url_password(self.url)
-
-
-def url_password(url: SecretStr | None) -> str | None:
-    """The password inside a redis:// URL, for logs.register_secret; None when it has none."""
-    if url is None:
-        return None
-    password = urlsplit(url.get_secret_value()).password
-    return unquote(password) if password else None
 
 
 def make_ledger(settings: LedgerSettings) -> Ledger:

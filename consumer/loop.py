@@ -45,6 +45,7 @@ from consumer.breaker import TopicBreakers
 from consumer.budget import make_budget
 from consumer.commit_policy import CommitPolicy
 from consumer.config import Config
+from consumer.config import kafka as kafka_settings
 from consumer.contact_waits import ContactWaits
 from consumer.dead_letter import EXPECTED_REASONS, DeadLetterProducer, Failure
 from consumer.delivery import Deliverer
@@ -172,7 +173,7 @@ class ActivityConsumer:
         self._dlq = self._make_dead_letters()
         self._ensure_topic(self.config.kafka, self._waiting_topic,
                            self.config.contacts.waiting_topic_partitions)
-        self._consumer = self._make_kafka_consumer(self._consumer_settings())
+        self._consumer = self._make_kafka_consumer(kafka_settings.consumer_settings(self.config.kafka))
         self._consumer.subscribe([*self.router.topics, self._waiting_topic],
                                  on_assign=self._on_assign, on_revoke=self._on_revoke,
                                  on_lost=self._on_lost)
@@ -632,25 +633,6 @@ class ActivityConsumer:
 
     def _dead_letter_producer(self) -> DeadLetterProducer:
         return DeadLetterProducer(self.config.kafka, self.config.dead_letter.topic_for, self._group)
-
-    def _consumer_settings(self) -> dict[str, Any]:
-        settings: dict[str, Any] = {
-            "partition.assignment.strategy": "cooperative-sticky",
-            "auto.offset.reset": "earliest",
-            "logger": logging.getLogger("librdkafka.consumer"),  # our format, our redaction
-            # Read-ahead sized for a consumer that holds at most max_pending_messages: librdkafka's
-            # defaults (64 MB queued, 50 MB per fetch) doubled peak RSS draining a backlog
-            # (bench memory: 187 → 95-100 MB) without making filtering or delivery faster.
-            "queued.max.messages.kbytes": 8192,
-            "fetch.max.bytes": 2 * 1024 * 1024,
-            # With the smaller queue full, librdkafka waits this long before fetching again
-            # (1000 ms by default): a second's idle gap each time. bench filter 2 KB: 5,700 → 43,000/s.
-            "fetch.queue.backoff.ms": 20,
-        }
-        settings.update(self.config.kafka)
-        # Not negotiable: offsets are committed by this loop, only for settled messages.
-        settings.update({"enable.auto.commit": False, "enable.auto.offset.store": False})
-        return settings
 
     def _start_health_server(self) -> None:
         if not self.config.metrics.enabled:

@@ -36,7 +36,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from consumer.dead_letter import REASONS, client_settings
+from consumer.config.kafka import client_settings
+from consumer.dead_letter import REASONS
 
 __all__ = ["add_parser", "redriven_headers", "run"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from consumer.dead_letter import client_settings
+from consumer.config.kafka import client_settings
 
 __all__ = ["ensure_waiting_topic"]
 

@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from consumer.budget.pacer import AccountBudget
-from consumer.budget.settings import BudgetSettings
 from consumer.budget.shared import SharedSchedule
+from consumer.config import BudgetSettings
 from consumer.metrics import METRICS, Metrics
 
 if TYPE_CHECKING:
-    from consumer.config import FreshdeskSettings
-    from consumer.ledger import LedgerSettings
+    from consumer.config import FreshdeskSettings, LedgerSettings
 
 __all__ = ["AccountBudget", "BudgetSettings", "make_budget"]
 

@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable
 
 from consumer.budget.model import WindowModel
 from consumer.budget.schedule import FOR_AN_ANSWER, Schedule
-from consumer.budget.settings import BudgetSettings
 from consumer.budget.shared import SharedSchedule, SharedUnavailable
+from consumer.config import BudgetSettings
 from consumer.metrics import METRICS, Metrics
 
 __all__ = ["AccountBudget"]

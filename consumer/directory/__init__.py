@@ -31,13 +31,25 @@ group's offset), and each replica sees only its own partitions of it, so the mem
 for one replica. With Redis (persistent, AOF) resuming from committed offsets is right.
 """
 
+from consumer.config import ContactSettings, LedgerSettings, directory_url
 from consumer.directory._api import ContactDirectory, DirectoryUnavailable, with_contact
 from consumer.directory._memory import MemoryDirectory
 from consumer.directory._record import MAX_DEPTH, Resolution
 from consumer.directory._redis import RedisDirectory
 from consumer.directory.bootstrap import BootstrapError, BootstrapResult, load_bootstrap_file
-from consumer.directory.settings import ContactSettings, directory_url, make_directory
 
 __all__ = ["MAX_DEPTH", "BootstrapError", "BootstrapResult", "ContactDirectory", "ContactSettings",
            "DirectoryUnavailable", "MemoryDirectory", "RedisDirectory", "Resolution",
            "directory_url", "load_bootstrap_file", "make_directory", "with_contact"]
+
+
+def make_directory(contacts: ContactSettings, ledger: LedgerSettings) -> ContactDirectory:
+    """The directory the ``contacts:`` section describes (Redis: its url, else the ledger's)."""
+    if contacts.backend == "redis":
+        url = directory_url(contacts, ledger)
+        assert url is not None  # config's cross-section check saw to it
+        return RedisDirectory(url.get_secret_value(), prefix=contacts.prefix,
+                              ttl_s=contacts.ttl_s, timeout_s=contacts.timeout_s,
+                              cache_entries=contacts.cache_entries,
+                              cache_ttl_s=contacts.cache_ttl_s)
+    return MemoryDirectory(contacts.max_entries, contacts.ttl_s)

@@ -11,7 +11,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from consumer.health import HealthServer, MetricsSettings, poll_liveness
+from consumer.config import MetricsSettings
+from consumer.health import HealthServer, poll_liveness
 from consumer.metrics import Metrics
 
 OPENMETRICS_ACCEPT = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from consumer.breaker import BreakerSettings, DeadLetterBreaker, TopicBreakers
+from consumer.breaker import DeadLetterBreaker, TopicBreakers
+from consumer.config import BreakerSettings
 
 
 def breaker(**kw) -> DeadLetterBreaker:

@@ -6,7 +6,8 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
-from consumer.budget import AccountBudget, BudgetSettings
+from consumer.budget import AccountBudget
+from consumer.config import BudgetSettings
 from consumer.delivery import Deliverer
 from consumer.freshdesk import Answer, Reply
 from consumer.metrics import Metrics
