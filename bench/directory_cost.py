@@ -20,8 +20,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from consumer.directory import MemoryDirectory, RedisDirectory
-from consumer.waiting_room import WaitingRoom
+from consumer.contacts.directory import MemoryDirectory, RedisDirectory
+from consumer.contacts.waiting_room import WaitingRoom
 from transforms.activity import Contact, Link
 
 

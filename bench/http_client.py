@@ -101,7 +101,7 @@ async def _aiohttp_bare(url: str, n: int, concurrency: int) -> tuple[float, floa
 async def _freshdesk_client(url: str, n: int, concurrency: int,
                             engine: str = "aiohttp") -> tuple[float, float]:
     from consumer.config import FreshdeskSettings
-    from consumer.freshdesk import PATH, FreshdeskClient
+    from consumer.delivery.freshdesk import PATH, FreshdeskClient
     client = FreshdeskClient(FreshdeskSettings(base_url=url.removesuffix(PATH), api_key=AUTH[0],
                                                max_in_flight=concurrency),
                              engine=engine)  # type: ignore[arg-type]

@@ -100,9 +100,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from consumer.redrive import add_parser as add_redrive_parser
+    from consumer.dead_letters.redrive import add_parser as add_redrive_parser
+    from consumer.try_command import add_parser as add_try_parser
     from consumer_devtools.sandbox.cli import add_parser as add_sandbox_parser
-    from consumer_devtools.try_command import add_parser as add_try_parser
 
     parser = argparse.ArgumentParser(
         prog="activity-consumer",

@@ -14,9 +14,9 @@ import concurrent.futures
 from collections import deque
 from collections.abc import Iterator
 
-from consumer.dead_letter import Failure
 from consumer.job import Result
 from consumer.message import Message
+from consumer.outcomes import Failure
 
 __all__ = ["InFlight", "PartitionWork", "Pending"]
 

@@ -10,19 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from consumer.dead_letter import Failure
 from consumer.message import Message
+from consumer.outcomes import Delivery, Failure
 
-__all__ = ["ABANDONED", "Abandoned", "Delivery", "Job", "Result"]
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One activity, encoded and ready to post."""
-
-    key: str  # idempotency key
-    contact: str  # the contact it lands on ("email:rachel@example.com"): the ordering unit
-    body: bytes
+__all__ = ["ABANDONED", "Abandoned", "Job", "Result"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The idempotency ledger: which activities are on the timeline already, and who is posting which.
 
 Freshdesk has no idempotency key, so the consumer remembers. Every activity has a key
-(:attr:`consumer.delivery.Delivery.key`); one key is in one of three states:
+(:attr:`consumer.delivery.deliverer.Delivery.key`); one key is in one of three states:
 
 - absent: nobody has posted it (or its record expired);
 - ``claim:<owner>``: a consumer process is posting it now. A claim is a *lease*: it expires after

@@ -5,7 +5,7 @@ Threads and who owns what:
   flight (consumer.in_flight: per partition, the messages taken in order, each with the future
   of its delivery job). Settling pops the done entries at the head of each partition's queue,
   so the commit watermark never passes a message that is not done;
-- the delivery station (consumer.station → consumer.delivery) runs on its own asyncio thread. It
+- the delivery station (consumer.delivery.station → consumer.delivery.deliverer) runs on its own asyncio thread. It
   gets jobs and resolves one future per job; it knows nothing of partitions or commits. Each
   resolved future puts its entry on ``_completed``, which only this thread reads;
 - the health server's thread reads three published values (``_subscribed``, ``_halted``,
@@ -41,22 +41,25 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from consumer.backpressure import Backpressure
-from consumer.breaker import TopicBreakers
-from consumer.budget import make_budget
 from consumer.commit_policy import CommitPolicy
 from consumer.config import Config
 from consumer.config import kafka as kafka_settings
-from consumer.contact_waits import ContactWaits
-from consumer.dead_letter import EXPECTED_REASONS, DeadLetterProducer, Failure
-from consumer.delivery import Deliverer
-from consumer.directory import (
+from consumer.contacts.directory import (
     BootstrapError,
     ContactDirectory,
     DirectoryUnavailable,
     load_bootstrap_file,
     make_directory,
 )
-from consumer.freshdesk import FreshdeskClient
+from consumer.contacts.park_record import park_headers, unpark
+from consumer.contacts.parking_lot import ContactWaits
+from consumer.contacts.waiting_topic import ensure_waiting_topic
+from consumer.dead_letters.breaker import TopicBreakers
+from consumer.dead_letters.producer import DeadLetterProducer
+from consumer.delivery.budget import make_budget
+from consumer.delivery.deliverer import Deliverer
+from consumer.delivery.freshdesk import FreshdeskClient
+from consumer.delivery.station import DeliveryStation, Station
 from consumer.health import HealthServer, poll_liveness
 from consumer.in_flight import InFlight, Pending
 from consumer.job import ABANDONED, Job
@@ -65,11 +68,8 @@ from consumer.lag import forget_lag_gauges, update_lag_gauges
 from consumer.ledger import make_ledger
 from consumer.message import Message
 from consumer.metrics import METRICS, Metrics
-from consumer.parking import park_headers, unpark
+from consumer.outcomes import EXPECTED_REASONS, Failure, Outcome, Waiting
 from consumer.routing import Route, Router
-from consumer.station import DeliveryStation, Station
-from consumer.transform_runner import Outcome, Waiting
-from consumer.waiting_topic import ensure_waiting_topic
 from transforms import FILTER_REASONS, Filtered
 
 __all__ = ["ActivityConsumer", "Counts"]
@@ -113,7 +113,7 @@ class Counts:
     delivered: int = 0
     dead_lettered: int = 0
     filtered: int = 0
-    parked: int = 0  # waiting for the contact directory (consumer.parking)
+    parked: int = 0  # waiting for the contact directory (consumer.contacts.park_record)
 
 
 class ActivityConsumer:
@@ -330,7 +330,7 @@ class ActivityConsumer:
             pending.future = future
             future.add_done_callback(lambda _, entry=pending: completed(entry))
 
-    # --- events waiting for their contact (consumer.parking) ---------------------------------------
+    # --- events waiting for their contact (consumer.contacts.park_record) ---------------------------------------
 
     def _park(self, pending: Pending, waiting: Waiting) -> None:
         """Out of its source partition, into the waiting topic; settled once the broker has it."""

@@ -5,7 +5,7 @@ validate and encode against the contract); it runs on the poll thread because it
 microseconds, and its result is one of three things:
 
 - :class:`~transforms.Filtered`: not for the timeline (settled at once), with its reason;
-- a :class:`~consumer.dead_letter.Failure`: dead-letter it, settled once the dead letter is written;
+- a :class:`~consumer.dead_letters.producer.Failure`: dead-letter it, settled once the dead letter is written;
 - a tuple of :class:`~consumer.job.Delivery`: hand it to the delivery station.
 
 The transform itself runs in :mod:`consumer.transform_runner`, shared with ``try``.
@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from consumer.config import Config, ConfigError, Problem, Subscription
-from consumer.dead_letter import Failure
 from consumer.message import Message
-from consumer.transform_runner import ContactLookup, Outcome, decode, run_transform
+from consumer.outcomes import Failure, Outcome
+from consumer.transform_runner import ContactLookup, decode, run_transform
 from transforms import EventMeta, Filtered, Transform, resolve
 from transforms.probe import Probe, probe_of
 

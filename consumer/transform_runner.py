@@ -4,7 +4,7 @@ The pipeline (consumer.routing, on the poll thread) and ``activity-consumer try`
 :func:`run_transform`, so ``try`` shows exactly what the consumer would do. The result is one of:
 
 - :class:`~transforms.Filtered`: not for the timeline, with its reason (settled at once);
-- a :class:`~consumer.dead_letter.Failure`: dead-letter it (reason ``transform`` or ``validation``);
+- a :class:`~consumer.dead_letters.producer.Failure`: dead-letter it (reason ``transform`` or ``validation``);
 - :class:`Waiting`: an activity names its customer only by vendor ids (``Contact.refs``) that the
   contact directory does not know yet; the event waits for the directory to learn them;
 - a tuple of :class:`~consumer.job.Delivery`: encoded, keyed activities, in the transform's order.
@@ -18,14 +18,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
-from consumer.dead_letter import Failure
-from consumer.directory import with_contact
-from consumer.job import Delivery
+from consumer.contacts.directory import with_contact
+from consumer.outcomes import CONTACT_FACTS, Delivery, Failure, Outcome, Waiting
 from transforms import (
     FILTERED_UNSPECIFIED,
     Activity,
@@ -41,7 +39,7 @@ from transforms import (
     encode,
 )
 
-__all__ = ["CONTACT_FACTS", "ContactLookup", "Outcome", "Waiting", "decode", "run_transform"]
+__all__ = ["ContactLookup", "decode", "run_transform"]
 
 log = logging.getLogger("consumer.transform")
 
@@ -54,19 +52,6 @@ class ContactLookup(Protocol):
     def resolve(self, refs: Sequence[str]) -> Contact | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """Some activity of the event names its customer only by vendor ids nobody has taught the
-    directory yet (``refs``): an expected outcome while the customer's own event is on its way."""
-
-    refs: tuple[str, ...]
-
-    def describe(self) -> str:
-        return f"waiting for the contact of {', '.join(self.refs)}"
-
-
-Outcome = tuple[Delivery, ...] | Failure | Filtered | Waiting
-CONTACT_FACTS = Filtered("contact_facts", "the event only teaches the contact directory")
 
 
 def decode(value: bytes) -> Any:

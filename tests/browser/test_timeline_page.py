@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 import transforms
-from consumer.job import Delivery
+from consumer.outcomes import Delivery
 from consumer.transform_runner import run_transform
 from consumer_devtools.sandbox import SandboxServer
 from tests.browser.cdp import BrowserError, Chromium
@@ -75,7 +75,7 @@ def deliver(transform: str, fixture: str, *headers: tuple[str, bytes]) -> Delive
 
 
 def post(sandbox: SandboxServer, body: bytes) -> None:
-    """As consumer.freshdesk posts: the encoded bytes, JSON, HTTP Basic with the API key."""
+    """As consumer.delivery.freshdesk posts: the encoded bytes, JSON, HTTP Basic with the API key."""
     answer = httpx.post(sandbox.base_url + API, content=body, auth=AUTH, timeout=10,
                         headers={"Content-Type": "application/json"})
     assert answer.status_code == 200, answer.text

@@ -11,14 +11,14 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.directory import (
+from consumer.contacts.directory import (
     MAX_DEPTH,
     DirectoryUnavailable,
     MemoryDirectory,
     RedisDirectory,
     load_bootstrap_file,
 )
-from consumer.waiting_room import WaitingRoom
+from consumer.contacts.waiting_room import WaitingRoom
 from tests.unit.directory_contract import RACHEL, DirectoryContract, email
 from tests.unit.test_directory import REFS, FakeClock, _link
 from transforms.activity import Contact, Link

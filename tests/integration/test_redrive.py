@@ -10,9 +10,9 @@ import pytest
 import yaml
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from consumer.dead_letter import Failure
+from consumer.dead_letters.redrive import add_parser
 from consumer.message import Message
-from consumer.redrive import add_parser
+from consumer.outcomes import Failure
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def redrive(*argv: str) -> int:
 
 def dead_letter(topic: str, partition: int, offset: int, reason: str, *, key: bytes,
                 value: bytes, headers: list[tuple[str, bytes]] = ()) -> tuple:
-    """A record as consumer.dead_letter writes it: the original plus dlq.* headers."""
+    """A record as consumer.dead_letters.producer writes it: the original plus dlq.* headers."""
     msg = Message(topic, partition, offset, key, value, tuple(headers), T0 + offset)
     failure = Failure(reason, f"test failure {reason}", status=400 if reason == "rejected" else None)
     return (key, value, failure.headers(msg, "g-original"), 0)

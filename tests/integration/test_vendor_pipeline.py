@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from consumer_devtools.try_command import add_parser
+from consumer.try_command import add_parser
 from transforms import stripe
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ Redis backend in tests/integration/test_redis_directory.py.
 
 from __future__ import annotations
 
-from consumer.directory import MAX_DEPTH, ContactDirectory
+from consumer.contacts.directory import MAX_DEPTH, ContactDirectory
 from transforms.activity import Contact, Link
 
 RACHEL = "rachel@example.com"

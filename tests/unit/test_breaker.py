@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from consumer.breaker import DeadLetterBreaker, TopicBreakers
 from consumer.config import BreakerSettings
+from consumer.dead_letters.breaker import DeadLetterBreaker, TopicBreakers
 
 
 def breaker(**kw) -> DeadLetterBreaker:

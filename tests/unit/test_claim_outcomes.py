@@ -12,12 +12,13 @@ import concurrent.futures
 from prometheus_client import CollectorRegistry
 
 from consumer.config import FreshdeskSettings, RetrySettings
-from consumer.delivery import Deliverer
-from consumer.freshdesk import Answer, Reply
-from consumer.job import ABANDONED, Delivery, Job
+from consumer.delivery.deliverer import Deliverer
+from consumer.delivery.freshdesk import Answer, Reply
+from consumer.job import ABANDONED, Job
 from consumer.ledger import Claim, MemoryLedger
 from consumer.message import Message
 from consumer.metrics import Metrics
+from consumer.outcomes import Delivery
 
 KEY = "orders:evt-1"
 SETTINGS = FreshdeskSettings(base_url="http://127.0.0.1:1", api_key="k",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from consumer.config import ConfigError, directory_url, parse_config
-from consumer.directory import MemoryDirectory, RedisDirectory, make_directory
+from consumer.contacts.directory import MemoryDirectory, RedisDirectory, make_directory
 
 BASE = {
     "kafka": {"bootstrap.servers": "127.0.0.1:9092", "group.id": "g"},

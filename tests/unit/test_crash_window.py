@@ -13,11 +13,12 @@ import concurrent.futures
 import pytest
 
 from consumer.config import FreshdeskSettings, RetrySettings
-from consumer.delivery import Deliverer
-from consumer.freshdesk import Answer, Reply
-from consumer.job import Delivery, Job
+from consumer.delivery.deliverer import Deliverer
+from consumer.delivery.freshdesk import Answer, Reply
+from consumer.job import Job
 from consumer.ledger import MemoryLedger
 from consumer.message import Message
+from consumer.outcomes import Delivery
 
 
 class Crash(BaseException):

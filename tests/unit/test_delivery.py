@@ -9,10 +9,11 @@ import time
 from collections import defaultdict
 
 from consumer.config import FreshdeskSettings, RetrySettings
-from consumer.delivery import Deliverer
-from consumer.freshdesk import Answer, Reply
-from consumer.job import ABANDONED, Delivery, Job
+from consumer.delivery.deliverer import Deliverer
+from consumer.delivery.freshdesk import Answer, Reply
+from consumer.job import ABANDONED, Job
 from consumer.message import Message
+from consumer.outcomes import Delivery
 
 OK = Reply(Answer.DELIVERED, 200, "{}")
 

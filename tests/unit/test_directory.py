@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer.directory import MAX_DEPTH, MemoryDirectory, with_contact
+from consumer.contacts.directory import MAX_DEPTH, MemoryDirectory, with_contact
 from tests.unit.directory_contract import RACHEL, DirectoryContract, email
 from transforms.activity import Activity, Actor, Contact, Link, Source
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from consumer.directory import BootstrapError, MemoryDirectory, load_bootstrap_file
+from consumer.contacts.directory import BootstrapError, MemoryDirectory, load_bootstrap_file
 from transforms.activity import Contact
 
 GOOD = [

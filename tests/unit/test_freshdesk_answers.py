@@ -3,8 +3,8 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from consumer.config import RetrySettings
-from consumer.delivery import backoff
-from consumer.freshdesk import Answer, _may_have_been_sent, _transport_failure, classify
+from consumer.delivery.deliverer import backoff
+from consumer.delivery.freshdesk import Answer, _may_have_been_sent, _transport_failure, classify
 
 H = {"X-RateLimit-Total": "700", "X-RateLimit-Remaining": "12"}
 

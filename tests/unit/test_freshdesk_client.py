@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from consumer.config import FreshdeskSettings
-from consumer.freshdesk import PATH, Answer, FreshdeskClient, Reply
+from consumer.delivery.freshdesk import PATH, Answer, FreshdeskClient, Reply
 
 pytestmark = pytest.mark.timeout(30)
 

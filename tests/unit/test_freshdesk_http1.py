@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from consumer import http1
 from consumer.config import FreshdeskSettings
-from consumer.freshdesk import _ANSWER_HEADERS, Answer, FreshdeskClient, Reply
+from consumer.delivery import http1
+from consumer.delivery.freshdesk import _ANSWER_HEADERS, Answer, FreshdeskClient, Reply
 from tests.unit.test_freshdesk_client import BODY, CLOSE, HOLD, KEY, SILENT, Raw, Server, post_and_close
 
 pytestmark = pytest.mark.timeout(30)

@@ -8,8 +8,8 @@ import time
 
 import orjson
 
+from consumer.contacts.park_record import park_headers, unpark
 from consumer.message import Message
-from consumer.parking import park_headers, unpark
 from tests.unit.fake_pipeline import (
     TOPIC,
     FakeDeadLetters,

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from consumer import loop
-from consumer.dead_letter import Failure
+from consumer.outcomes import Failure
 from tests.unit.fake_pipeline import FakeDeadLetters, FakeKafka, FakeStation, garbage, order, pipeline
 
 P0 = ("orders", 0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer_devtools.try_command import add_parser
+from consumer.try_command import add_parser
 
 VENDORS = Path(__file__).parents[1] / "fixtures" / "vendors"
 SHOPIFY_ORDER = VENDORS / "shopify" / "order_legacy_python-api.json"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer.directory import DirectoryUnavailable, MemoryDirectory, Resolution
-from consumer.waiting_room import WaitingRoom
+from consumer.contacts.directory import DirectoryUnavailable, MemoryDirectory, Resolution
+from consumer.contacts.waiting_room import WaitingRoom
 from tests.unit.directory_contract import RACHEL, email
 from tests.unit.test_directory import FakeClock
 from transforms.activity import Contact, Link

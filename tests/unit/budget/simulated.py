@@ -12,8 +12,8 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 
-from consumer.budget.model import WindowModel
-from consumer.budget.schedule import FOR_AN_ANSWER, Schedule
+from consumer.delivery.budget.model import WindowModel
+from consumer.delivery.budget.schedule import FOR_AN_ANSWER, Schedule
 
 
 @dataclass

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consumer.budget import AccountBudget
-from consumer.budget import pacer as pacer_module
-from consumer.budget.shared import SharedSchedule
 from consumer.config import BudgetSettings
+from consumer.delivery.budget import AccountBudget
+from consumer.delivery.budget import pacer as pacer_module
+from consumer.delivery.budget.shared import SharedSchedule
 from consumer.metrics import Metrics
 
 

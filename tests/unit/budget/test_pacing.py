@@ -11,8 +11,8 @@ import math
 
 import pytest
 
-from consumer.budget.model import HOURLY_WINDOW_S, WindowModel
-from consumer.budget.schedule import FOR_AN_ANSWER, Schedule
+from consumer.delivery.budget.model import HOURLY_WINDOW_S, WindowModel
+from consumer.delivery.budget.schedule import FOR_AN_ANSWER, Schedule
 from tests.unit.budget.simulated import Account, run
 
 
@@ -151,7 +151,7 @@ def test_a_probe_taken_but_not_made_does_not_use_up_the_probe_of_a_spent_window(
 
 
 def test_answers_a_few_milliseconds_apart_share_one_sample_of_the_call_log():
-    from consumer.budget.model import CallLog
+    from consumer.delivery.budget.model import CallLog
 
     log = CallLog()
     for i in range(1, 1001):  # 1,000 answers in 1 s: one sample per 5 ms at most

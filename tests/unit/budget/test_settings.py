@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from consumer.budget import AccountBudget, make_budget
 from consumer.config import ConfigError, parse_config
+from consumer.delivery.budget import AccountBudget, make_budget
 
 
 def config(budget: dict, ledger: dict | None = None):

@@ -6,10 +6,10 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
-from consumer.budget import AccountBudget
 from consumer.config import BudgetSettings
-from consumer.delivery import Deliverer
-from consumer.freshdesk import Answer, Reply
+from consumer.delivery.budget import AccountBudget
+from consumer.delivery.deliverer import Deliverer
+from consumer.delivery.freshdesk import Answer, Reply
 from consumer.metrics import Metrics
 from tests.unit.test_delivery import FakeFreshdesk, job, settings, start
 

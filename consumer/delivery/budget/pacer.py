@@ -20,10 +20,10 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
-from consumer.budget.model import WindowModel
-from consumer.budget.schedule import FOR_AN_ANSWER, Schedule
-from consumer.budget.shared import SharedSchedule, SharedUnavailable
 from consumer.config import BudgetSettings
+from consumer.delivery.budget.model import WindowModel
+from consumer.delivery.budget.schedule import FOR_AN_ANSWER, Schedule
+from consumer.delivery.budget.shared import SharedSchedule, SharedUnavailable
 from consumer.metrics import METRICS, Metrics
 
 __all__ = ["AccountBudget"]

@@ -1,6 +1,6 @@
 """``activity-consumer redrive``: send dead letters back to their topics once the cause is fixed.
 
-A dead letter is the original message plus ``dlq.*`` headers (consumer.dead_letter), so a redrive
+A dead letter is the original message plus ``dlq.*`` headers (consumer.dead_letters.producer), so a redrive
 is a plain re-produce: the original key, value, headers and timestamp, to the original topic and
 partition, without the ``dlq.*`` headers and with two of its own:
 
@@ -37,7 +37,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from consumer.config.kafka import client_settings
-from consumer.dead_letter import REASONS
+from consumer.outcomes import REASONS
 
 __all__ = ["add_parser", "redriven_headers", "run"]
 

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from consumer.directory import ContactDirectory, Resolution
+from consumer.contacts.directory import ContactDirectory, Resolution
 from transforms.activity import Contact, Link
 
 __all__ = ["WaitingRoom"]

@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 
-from consumer.directory._api import ContactDirectory
-from consumer.directory._record import FIELDS
+from consumer.contacts.directory._api import ContactDirectory
+from consumer.contacts.directory._record import FIELDS
 from transforms.activity import Contact, Link
 
 __all__ = ["BootstrapError", "BootstrapResult", "load_bootstrap_file"]

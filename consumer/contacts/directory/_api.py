@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from consumer.directory._record import Resolution
+from consumer.contacts.directory._record import Resolution
 from transforms.activity import Activity, Contact, Link
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from consumer.directory._expiring import ExpiringRecords
-from consumer.directory._record import Resolution, record_of, walk
+from consumer.contacts.directory._expiring import ExpiringRecords
+from consumer.contacts.directory._record import Resolution, record_of, walk
 from transforms.activity import Contact, Link
 
 

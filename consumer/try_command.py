@@ -28,17 +28,17 @@ from typing import Any, TextIO
 import httpx
 import orjson
 
-from consumer.contact_waits import LearningDirectory
-from consumer.dead_letter import Failure
-from consumer.directory import BootstrapError, MemoryDirectory, load_bootstrap_file
-from consumer.transform_runner import Waiting, run_transform
+from consumer.contacts.directory import BootstrapError, MemoryDirectory, load_bootstrap_file
+from consumer.contacts.parking_lot import LearningDirectory
+from consumer.outcomes import Failure, Waiting
+from consumer.transform_runner import run_transform
 from transforms import EventMeta, Filtered, Link
 from transforms import resolve as resolve_transform
 from transforms.probe import probe_of
 
 __all__ = ["add_parser", "run"]
 
-PATH = "/api/v2/contact-activities"  # as consumer.freshdesk.PATH, without importing its settings
+PATH = "/api/v2/contact-activities"  # as consumer.delivery.freshdesk.PATH, without importing its settings
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -11,8 +11,8 @@ import concurrent.futures
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol
 
-from consumer.bridge import AsyncBridge
-from consumer.delivery import Deliverer
+from consumer.delivery.bridge import AsyncBridge
+from consumer.delivery.deliverer import Deliverer
 from consumer.job import Job, Result
 
 __all__ = ["DeliveryStation", "Station"]

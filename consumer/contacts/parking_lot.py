@@ -1,5 +1,5 @@
 """The poll thread's side of contact resolution: the directory, what it learned this batch, and
-the waiting room of parked events (consumer.parking explains the Kafka side).
+the waiting room of parked events (consumer.contacts.park_record explains the Kafka side).
 
 Owned by the poll thread alone. Per loop iteration the pipeline calls :meth:`ContactWaits.due`,
 which flushes what the directory learned, and returns the parked events whose contact is now
@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from consumer.config import ContactSettings
-from consumer.directory import ContactDirectory, DirectoryUnavailable
-from consumer.waiting_room import WaitingRoom
+from consumer.contacts.directory import ContactDirectory, DirectoryUnavailable
+from consumer.contacts.waiting_room import WaitingRoom
 from transforms import Contact, Link
 
 __all__ = ["ContactWaits", "LearningDirectory"]

@@ -1,12 +1,12 @@
 """The delivery station: posts each job's activities to one Freshdesk account and says how it ended.
 
-It runs on its own asyncio loop (consumer.bridge) so that polling Kafka never waits for HTTP. The
-poll thread hands it jobs and holds a ``concurrent.futures.Future`` per job (consumer.station);
+It runs on its own asyncio loop (consumer.delivery.bridge) so that polling Kafka never waits for HTTP. The
+poll thread hands it jobs and holds a ``concurrent.futures.Future`` per job (consumer.delivery.station);
 each future resolves to a :data:`~consumer.job.Result`. This station knows contacts, request
 slots, the account budget, the halt gate and the ledger, never partitions, offsets or commits.
 Rules it keeps:
 
-- one message at a time per contact, in the order jobs were started (consumer.contact_turns);
+- one message at a time per contact, in the order jobs were started (consumer.delivery.contact_turns);
   different contacts in parallel, at most ``max_in_flight`` requests at a time;
 - per activity: claim its key right before each attempt, post, and after a 200 the one ledger
   write; a crash between the 200 and that write is the only way to post twice;
@@ -16,7 +16,7 @@ Rules it keeps:
   claim until its lease runs out, so no other owner can post it meanwhile; these are counted;
 - a 429 closes the account budget for everyone until its ``Retry-After`` has passed;
 - 5xx, timeouts and dropped connections back off with jitter and retry, up to ``max_attempts``;
-- 401/403/404 close the halt gate (consumer.halt): one probe at a time until it succeeds;
+- 401/403/404 close the halt gate (consumer.delivery.halt): one probe at a time until it succeeds;
 - a job's future is marked *running* (``Future.running()``) before its first request leaves, so
   the poll thread can tell which messages may already be on a timeline (its revoke "cut");
 - :meth:`Deliverer.abandon`: a job not on the wire stops at once; a job on the wire finishes its
@@ -36,15 +36,15 @@ from dataclasses import dataclass
 
 import orjson
 
-from consumer.budget import AccountBudget
 from consumer.config import FreshdeskSettings, RetrySettings
-from consumer.contact_turns import ContactTurns
-from consumer.dead_letter import Failure
-from consumer.freshdesk import Answer, FreshdeskClient, Reply
-from consumer.halt import HaltGate, halt_class, halt_reason
-from consumer.job import ABANDONED, Abandoned, Delivery, Job, Result
+from consumer.delivery.budget import AccountBudget
+from consumer.delivery.contact_turns import ContactTurns
+from consumer.delivery.freshdesk import Answer, FreshdeskClient, Reply
+from consumer.delivery.halt import HaltGate, halt_class, halt_reason
+from consumer.job import ABANDONED, Abandoned, Job, Result
 from consumer.ledger import Claim, Ledger, LedgerUnavailable, MemoryLedger
 from consumer.metrics import METRICS, Children, Metrics
+from consumer.outcomes import Delivery, Failure
 
 __all__ = ["Deliverer", "Delivery", "HaltGate", "Job", "backoff", "set_testing"]
 
@@ -108,7 +108,7 @@ class Deliverer:
         self._end_to_end = Children(metrics.end_to_end_seconds)
         self._request_seconds = Children(metrics.request_seconds)
 
-    # --- what the poll thread asks for (through consumer.station) --------------------------------
+    # --- what the poll thread asks for (through consumer.delivery.station) --------------------------------
 
     def start(self, jobs: Iterable[tuple[Job, Done]]) -> None:
         """Take jobs in order; each future resolves when its job ends."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from consumer.freshdesk import Reply
+from consumer.delivery.freshdesk import Reply
 
 __all__ = ["HaltGate", "halt_class", "halt_reason"]
 

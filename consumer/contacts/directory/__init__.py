@@ -10,7 +10,7 @@ another event (``customer.created``, the charge, the order). So:
   alias_of="stripe:cus_1")``);
 - the pipeline, on the poll thread, between transform and delivery, calls ``learn`` with every
   Link and ``resolve`` for every activity whose contact has no direct identifier; an activity
-  that does not resolve yet waits (:mod:`consumer.waiting_room`).
+  that does not resolve yet waits (:mod:`consumer.contacts.waiting_room`).
 
 Why the pipeline resolves rather than handing transforms a read-only lookup: transforms stay
 functions of the event (testable with a dict, the same output on replay), the directory's I/O
@@ -24,7 +24,7 @@ Filling it: every subscribed topic's Links; a topic whose events only teach (a c
 ``customers`` topic keyed by customer id, subscribed with a transform that returns only Links,
 so nothing of it is ever posted; compaction keeps each customer's latest record, so reading it
 from the beginning refills an empty directory); and ``contacts.bootstrap_file``
-(:mod:`consumer.directory.bootstrap`) at start. Committed offsets matter here: the memory
+(:mod:`consumer.contacts.directory.bootstrap`) at start. Committed offsets matter here: the memory
 backend is empty after a restart, so with it a directory-only topic must be read from the
 beginning at every start (seek to the beginning on assignment rather than resume from the
 group's offset), and each replica sees only its own partitions of it, so the memory backend is
@@ -32,11 +32,11 @@ for one replica. With Redis (persistent, AOF) resuming from committed offsets is
 """
 
 from consumer.config import ContactSettings, LedgerSettings, directory_url
-from consumer.directory._api import ContactDirectory, DirectoryUnavailable, with_contact
-from consumer.directory._memory import MemoryDirectory
-from consumer.directory._record import MAX_DEPTH, Resolution
-from consumer.directory._redis import RedisDirectory
-from consumer.directory.bootstrap import BootstrapError, BootstrapResult, load_bootstrap_file
+from consumer.contacts.directory._api import ContactDirectory, DirectoryUnavailable, with_contact
+from consumer.contacts.directory._memory import MemoryDirectory
+from consumer.contacts.directory._record import MAX_DEPTH, Resolution
+from consumer.contacts.directory._redis import RedisDirectory
+from consumer.contacts.directory.bootstrap import BootstrapError, BootstrapResult, load_bootstrap_file
 
 __all__ = ["MAX_DEPTH", "BootstrapError", "BootstrapResult", "ContactDirectory", "ContactSettings",
            "DirectoryUnavailable", "MemoryDirectory", "RedisDirectory", "Resolution",

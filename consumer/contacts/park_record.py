@@ -10,7 +10,7 @@ dead letter, and its partition commits past it.
 
 The consumer also reads the waiting topic. A parked record is re-run (transform and directory)
 when it arrives; if its contact is still unknown it waits in the poll thread's waiting room
-(consumer.waiting_room) until the directory learns one of its refs (delivered then), or until
+(consumer.contacts.waiting_room) until the directory learns one of its refs (delivered then), or until
 ``contacts.wait_s`` after it was first parked (dead-lettered as ``contact_unresolved`` to the
 original topic's dead-letter topic, redrivable later). What can be committed:
 

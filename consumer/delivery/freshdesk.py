@@ -23,8 +23,8 @@ import certifi
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from consumer import http1
 from consumer.config import FreshdeskSettings, RetrySettings
+from consumer.delivery import http1
 
 if TYPE_CHECKING:
     import aiohttp
@@ -193,7 +193,7 @@ class FreshdeskClient:
     """Posts activity bodies (already encoded JSON) to one account.
 
     Two engines (``freshdesk.http_engine``), the same Replies. ``http1`` (the default):
-    consumer.http1's pool, asyncio Protocols and httptools writing a header block built once here
+    consumer.delivery.http1's pool, asyncio Protocols and httptools writing a header block built once here
     (bench/http_client.py: about a quarter of aiohttp's CPU per POST). ``aiohttp``: a bare
     aiohttp.ClientSession, made on first use inside the running loop (the delivery thread's), or
     at once when constructed inside it; aiohttp is imported only for it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from consumer.directory._record import Record
+from consumer.contacts.directory._record import Record
 
 
 class ExpiringRecords:

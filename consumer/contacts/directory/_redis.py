@@ -29,9 +29,9 @@ from typing import Any
 
 import orjson
 
-from consumer.directory._api import DirectoryUnavailable
-from consumer.directory._expiring import ExpiringRecords
-from consumer.directory._record import MAX_DEPTH, Record, Resolution, record_of, walk
+from consumer.contacts.directory._api import DirectoryUnavailable
+from consumer.contacts.directory._expiring import ExpiringRecords
+from consumer.contacts.directory._record import MAX_DEPTH, Record, Resolution, record_of, walk
 from consumer.ledger import Scrubber, redact_url
 from transforms.activity import Contact, Link
 

@@ -1,4 +1,4 @@
-"""The waiting topic exists before the consumer subscribes to it (consumer.parking).
+"""The waiting topic exists before the consumer subscribes to it (consumer.contacts.park_record).
 
 Created at start when missing, with the broker's default replication factor. Where the
 consumer's credentials may not create topics, the operator creates it (the log line says how);

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from consumer.budget.model import WindowModel
+from consumer.delivery.budget.model import WindowModel
 
 __all__ = ["FOR_AN_ANSWER", "Gcra", "Schedule"]
 

@@ -9,65 +9,16 @@ that was never written would be a lost message.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, Producer
 
 from consumer.config.kafka import producer_settings
 from consumer.message import Message
+from consumer.outcomes import Failure
 
-__all__ = ["EXPECTED_REASONS", "REASONS", "DeadLetterProducer", "Failure"]
-
-# Reason classes, each a different fix for the operator.
-REASONS = {
-    "decode": "the message value is not JSON (fix the producer)",
-    "no_route": "no subscription claims the topic (fix the subscription file)",
-    "transform": "the transform rejected or crashed on the event (fix the event or the transform)",
-    "validation": "the activity breaks the Freshdesk contract (fix the transform)",
-    "rejected": "Freshdesk answered 4xx for the activity (see dlq.response)",
-    "retries_exhausted": "Freshdesk kept failing (5xx, timeouts) for this activity",
-    "contact_unresolved": "no event taught the contact directory who the customer is within "
-                          "contacts.wait_s (feed it, then redrive)",
-}
-# Data-dependent outcomes, not a bad deploy: they never count toward the dead-letter breaker.
-EXPECTED_REASONS = frozenset({"contact_unresolved"})
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    reason: str  # one of REASONS
-    error: str  # what an operator reads first
-    status: int | None = None
-    response: str | None = None
-    attempts: int = 1
-    first_failure: float | None = None  # epoch seconds
-    last_failure: float | None = None
-
-    def headers(self, msg: Message, group: str) -> list[tuple[str, bytes]]:
-        now = time.time()
-        extra = {
-            "dlq.reason": self.reason,
-            "dlq.error": self.error,
-            "dlq.original.topic": msg.topic,
-            "dlq.original.partition": str(msg.partition),
-            "dlq.original.offset": str(msg.offset),
-            "dlq.consumer.group": group,
-            "dlq.attempts": str(self.attempts),
-            "dlq.first_failure": f"{self.first_failure or now:.3f}",
-            "dlq.last_failure": f"{self.last_failure or now:.3f}",
-        }
-        if msg.timestamp_ms is not None:
-            extra["dlq.original.timestamp"] = str(msg.timestamp_ms)
-        if self.status is not None:
-            extra["dlq.status"] = str(self.status)
-        if self.response is not None:
-            extra["dlq.response"] = self.response
-        kept = [(k, v) for k, v in msg.headers if not k.startswith("dlq.") and v is not None]
-        return kept + [(k, v.encode()) for k, v in extra.items()]
-
+__all__ = ["DeadLetterProducer"]
 
 class DeadLetterProducer:
     """Writes dead letters; calls ``on_written(msg)`` once the broker has them.

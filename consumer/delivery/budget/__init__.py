@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from consumer.budget.pacer import AccountBudget
-from consumer.budget.shared import SharedSchedule
 from consumer.config import BudgetSettings
+from consumer.delivery.budget.pacer import AccountBudget
+from consumer.delivery.budget.shared import SharedSchedule
 from consumer.metrics import METRICS, Metrics
 
 if TYPE_CHECKING:
