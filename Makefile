@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 .PHONY: demo test setup kafka-jars lint bench clean
 
 demo: setup kafka-jars              ## local Kafka + Freshdesk sandbox + sample events → timelines
-	$(BIN)/activity-consumer demo
+	$(BIN)/python -m consumer_devtools demo
 
 test: setup kafka-jars              ## unit, integration, chart and image tests, the chaos proof
 	.ci/install-test-tools.sh

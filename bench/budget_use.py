@@ -136,7 +136,7 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
 @contextlib.contextmanager
 def sandbox_process(workdir: Path, window: str, others_share: float, seed: int) -> Iterator[str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "consumer", "sandbox", "--port", str(port),
+    cmd = [sys.executable, "-m", "consumer_devtools", "sandbox", "--port", str(port),
            "--db", str(workdir / f"sandbox-{port}.db"), "--rate-limit", str(LIMIT),
            "--window-seconds", str(ACCOUNT_WINDOW_S), "--time-scale", str(TIME_SCALE),
            "--window-kind", window, "--others-share", str(others_share), "--seed", str(seed)]

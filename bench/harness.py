@@ -142,7 +142,7 @@ def sandbox_process(workdir: Path, *, rate_limit: int, window_s: float, window: 
                     time_scale: float = 1.0, others_share: float = 0.0) -> Iterator[str]:
     """The Freshdesk sandbox as a process of its own; yields its base URL."""
     port = free_port()
-    cmd = [sys.executable, "-m", "consumer", "sandbox", "--port", str(port),
+    cmd = [sys.executable, "-m", "consumer_devtools", "sandbox", "--port", str(port),
            "--db", str(workdir / f"sandbox-{port}.db"), "--rate-limit", str(rate_limit),
            "--window-seconds", str(window_s), "--time-scale", str(time_scale),
            "--window-kind", window, "--others-share", str(others_share), "--seed", "1"]

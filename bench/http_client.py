@@ -153,7 +153,7 @@ def main() -> int:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "consumer", "sandbox", "--port", str(port), "--db", ":memory:",
+        [sys.executable, "-m", "consumer_devtools", "sandbox", "--port", str(port), "--db", ":memory:",
          "--rate-limit", "100000000"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}/api/v2/contact-activities"

@@ -15,18 +15,27 @@ calling consume() (rebalance callbacks, ``max.poll.interval.ms``) without taking
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import Literal
+
 __all__ = ["Backpressure"]
+
+log = logging.getLogger("consumer.loop")
 
 
 class Backpressure:
     def __init__(self, limit: int, *, held_factor: int = 4, low_water: float = 0.5,
-                 pause_after_s: float = 1.0) -> None:
+                 pause_after_s: float = 1.0,
+                 on_full: Callable[[bool], None] = lambda full: None) -> None:
         self.limit = limit
         self.cap = limit * held_factor
         self._low_open = limit * low_water
         self._low_held = self.cap * low_water
         self.pause_after_s = pause_after_s
         self.full_since: float | None = None  # None: taking
+        self.paused = False  # the loop's partitions are paused (full for pause_after_s)
+        self._on_full = on_full  # told when the loop becomes full (True) and takes again (False)
 
     def room(self, open_: int, held: int, now: float) -> int:
         """How many messages may be taken now; 0 while full (until both counts are back under
@@ -44,3 +53,27 @@ class Backpressure:
     def overdue(self, now: float) -> bool:
         """Full for ``pause_after_s`` or longer: time to pause the partitions."""
         return self.full_since is not None and now - self.full_since >= self.pause_after_s
+
+    def admit(self, open_: int, held: int, now: float) -> tuple[int, Literal["pause", "resume"] | None]:
+        """:meth:`room`, and what the loop must do with its partitions now: pause them (full for
+        ``pause_after_s``), resume them (taking again), or nothing."""
+        was_full = self.full_since is not None
+        if room := self.room(open_, held, now):
+            if was_full:
+                self._on_full(False)
+                log.debug("taking again: %d messages open, %d held", open_, held)
+            if self.paused:
+                self.paused = False
+                log.info("resumed: %d messages open, %d held", open_, held)
+                return room, "resume"
+            return room, None
+        if not was_full:
+            self._on_full(True)
+            log.debug("full: %d messages open (limit %d), %d held (limit %d)",
+                      open_, self.limit, held, self.cap)
+        if not self.paused and self.overdue(now):
+            self.paused = True
+            log.info("paused: full for %.1fs: %d messages open (limit %d), %d held (limit %d)",
+                     self.pause_after_s, open_, self.limit, held, self.cap)
+            return 0, "pause"
+        return 0, None

@@ -1,4 +1,8 @@
-"""``activity-consumer``: run the service, check a subscription file, serve the sandbox, run the demo."""
+"""``activity-consumer``: run the service, check a subscription file, try a transform, redrive.
+
+The service's commands only: the demo and the sandbox are developer tooling
+(``python -m consumer_devtools``), not imported here and not in the service's wheel.
+"""
 
 from __future__ import annotations
 
@@ -44,14 +48,13 @@ def _request_stop(*_: object) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from consumer import logs
-    from consumer.loop import ActivityConsumer
+    from consumer import app, logs
 
     config, router = _load(args.config)
     logs.configure(args.log_format or config.log.format, config.log.level)
     for secret in config.secrets():
         logs.register_secret(secret)
-    consumer = ActivityConsumer(config, router)
+    consumer = app.build(config, router)
     _on_stop.append(consumer.stop)
     if _stop_requested.is_set():
         log.info("stopped before it started (SIGTERM during start-up)")
@@ -93,16 +96,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from consumer_devtools.demo import run_demo
-
-    return run_demo(workdir=args.workdir, keep_open=args.keep_open)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from consumer.dead_letters.redrive import add_parser as add_redrive_parser
     from consumer.try_command import add_parser as add_try_parser
-    from consumer_devtools.sandbox.cli import add_parser as add_sandbox_parser
 
     parser = argparse.ArgumentParser(
         prog="activity-consumer",
@@ -120,16 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("config", help="the subscription file (YAML)")
     check.set_defaults(func=cmd_check_config)
 
-    demo = sub.add_parser("demo", help="local Kafka + sandbox + sample events → timelines")
-    demo.add_argument("--workdir", default=".demo", help="where the demo keeps its files")
-    demo.add_argument("--keep-open", action=argparse.BooleanOptionalAction, default=None,
-                      help="keep the sandbox's timeline page up until Ctrl-C "
-                           "(default: when run from a terminal)")
-    demo.set_defaults(func=cmd_demo)
-
     add_try_parser(sub)
     add_redrive_parser(sub)
-    add_sandbox_parser(sub)
     return parser
 
 

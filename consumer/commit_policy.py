@@ -5,9 +5,20 @@ What to commit (each partition's watermark) falls out of consumer.in_flight.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["CommitPolicy"]
+from confluent_kafka import KafkaException, TopicPartition
+
+if TYPE_CHECKING:
+    from consumer.in_flight import InFlight
+    from consumer.metrics import Metrics
+
+__all__ = ["CommitPolicy", "commit"]
+
+log = logging.getLogger("consumer.loop")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +35,23 @@ class CommitPolicy:
         if settled_since == 0:
             return False
         return settled_since >= self.every_messages or now - last_commit >= self.interval_s
+
+
+def commit(consumer: Any, in_flight: InFlight, metrics: Metrics,
+           only: set[tuple[str, int]] | None = None) -> None:
+    """Commit the watermarks that moved (of the partitions ``only`` names; None: all), at once
+    (synchronous: a revoke must not return before its offsets are in)."""
+    offsets = in_flight.to_commit(only)
+    if not offsets:
+        return
+    started = time.perf_counter()
+    try:
+        consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                        asynchronous=False)
+    except KafkaException as e:  # e.g. mid-rebalance: the next commit carries it again
+        metrics.commit_failures.inc()
+        log.warning("commit failed: %s", e.args[0].str() if e.args else e)
+        return
+    finally:
+        metrics.commit_seconds.observe(time.perf_counter() - started)
+    in_flight.mark_committed(offsets)

@@ -1,45 +1,62 @@
 """What is in flight: per partition, the messages taken and not yet behind its watermark, in order.
 
 Owned by the poll thread alone (as getsentry/arroyo's RunTaskInThreads keeps its queue). Each
-partition holds an ordered queue of :class:`Pending` entries: a message and, when it went to
-delivery, the future its job resolves. An entry is *done* once its message was delivered,
-filtered, or its dead letter acknowledged by the broker. Settling is "pop the done entries at
-the head, in offset order", so the commit watermark (last popped + 1, the next offset to read)
-falls out of the queue: it never passes a message that is not done.
+partition holds an ordered queue of :class:`Pending` entries: a message, its :class:`State`
+and, once it went to delivery, the future its job resolves. An entry is *done* once its message
+was delivered, filtered, or its dead letter (or park record) acknowledged by the broker.
+Settling is "pop the done entries at the head, in offset order", so the commit watermark (last
+popped + 1, the next offset to read) falls out of the queue: it never passes a message that is
+not done.
+
+An entry's state changes only through :class:`InFlight`'s methods, which keep the two counts
+backpressure reads (``pending``: held, ``open``: not done) true by construction.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import enum
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from consumer.job import Result
 from consumer.message import Message
 from consumer.outcomes import Failure
 
-__all__ = ["InFlight", "PartitionWork", "Pending"]
+__all__ = ["InFlight", "PartitionWork", "Pending", "State"]
 
 TP = tuple[str, int]
+
+
+class State(enum.Enum):
+    TAKEN = "taken"  # on the poll thread: routed, transformed; nothing of it left the process
+    DELIVERING = "delivering"  # a job with the delivery station; its future says how it ended
+    WRITING = "writing"  # its dead letter or park record is with the producer, unacknowledged
+    WAITING = "waiting"  # a park record in the waiting room, for its contact (consumer.contacts)
+    STOPPED = "stopped"  # abandoned, or held by a tripped breaker: stays uncommitted, redelivered
+    DONE = "done"  # delivered, filtered, or its record acknowledged: the watermark may pass it
 
 
 class Pending:
     """One message taken from Kafka and not yet behind its partition's watermark."""
 
-    __slots__ = ("done", "failure", "future", "message", "part", "result_taken", "source", "writing")
+    __slots__ = ("failure", "future", "message", "part", "since", "source", "state")
 
     def __init__(self, message: Message, part: PartitionWork):
         self.message = message
         self.source = message  # the event's own message: the parked original for a waiting record
+        self.since: float | None = None  # a park record: since when its event waits (epoch s)
         self.part = part
-        self.future: concurrent.futures.Future[Result] | None = None  # set when sent to delivery
-        self.done = False
-        self.failure: Failure | None = None  # to dead-letter
-        self.writing = False  # its dead letter or park record is sent, not yet acknowledged
-        self.result_taken = False  # the loop has read the future's result
+        self.state = State.TAKEN
+        self.future: concurrent.futures.Future[Result] | None = None  # while DELIVERING
+        self.failure: Failure | None = None  # the dead letter being written (WRITING)
 
     def __repr__(self) -> str:
-        return f"Pending({self.message.where()}, done={self.done})"
+        return f"Pending({self.message.where()}, {self.state.value})"
+
+    @property
+    def done(self) -> bool:
+        return self.state is State.DONE
 
     @property
     def started(self) -> bool:
@@ -49,10 +66,8 @@ class Pending:
 
     @property
     def can_still_finish(self) -> bool:
-        """Not done, but on its way: delivery has not answered, or the dead letter is unacknowledged."""
-        if self.done:
-            return False
-        return self.writing or (self.future is not None and not self.result_taken)
+        """On its way: delivery has not answered, or its record is unacknowledged."""
+        return self.state is State.DELIVERING or self.state is State.WRITING
 
 
 class PartitionWork:
@@ -69,7 +84,7 @@ class PartitionWork:
     def advance(self) -> int:
         """Pop the done entries at the head; returns how many."""
         queue, popped = self.queue, 0
-        while queue and queue[0].done:
+        while queue and queue[0].state is State.DONE:
             self.watermark = queue.popleft().message.offset + 1
             popped += 1
         return popped
@@ -104,8 +119,11 @@ class InFlight:
         # of those, not done. pending - open are done and wait behind an earlier entry of their
         # partition (one slow request at a queue's head holds everything taken after it there)
         self.open = 0
+        self.waiting = 0  # of the open ones, WAITING for a contact (not work this process can do)
         self.settled_since_commit = 0
         self._moved: set[PartitionWork] = set()  # partitions with newly done entries
+
+    # --- partitions ------------------------------------------------------------------------------
 
     def assign(self, tp: TP) -> None:
         self.parts[tp] = PartitionWork()
@@ -118,9 +136,12 @@ class InFlight:
         part.forgotten = True
         self._moved.discard(part)
         self.pending -= len(part.queue)
-        unfinished = [p for p in part.queue if not p.done]
+        unfinished = [p for p in part.queue if p.state is not State.DONE]
         self.open -= len(unfinished)
+        self.waiting -= sum(1 for p in unfinished if p.state is State.WAITING)
         return unfinished
+
+    # --- an entry's life -------------------------------------------------------------------------
 
     def take(self, message: Message) -> Pending:
         part = self.parts.get(message.tp)
@@ -145,11 +166,31 @@ class InFlight:
         self.settled_since_commit += 1
         return True
 
+    def delivering(self, pending: Pending, future: concurrent.futures.Future[Result]) -> None:
+        self._leave_waiting(pending)
+        pending.state, pending.future = State.DELIVERING, future
+
+    def writing(self, pending: Pending, failure: Failure | None = None) -> None:
+        """Its dead letter (``failure``) or park record (None) goes to the producer."""
+        self._leave_waiting(pending)
+        pending.state, pending.failure, pending.future = State.WRITING, failure, None
+
+    def waiting_for_contact(self, pending: Pending, since: float) -> None:
+        if pending.state is not State.WAITING and not pending.part.forgotten:
+            self.waiting += 1
+        pending.state, pending.since = State.WAITING, since
+
+    def stop(self, pending: Pending) -> None:
+        """Abandoned, or held by a tripped breaker: never settled here, redelivered later."""
+        self._leave_waiting(pending)
+        pending.state, pending.future = State.STOPPED, None
+
     def settle(self, pending: Pending) -> None:
-        """The entry is done (delivered, filtered, dead letter acknowledged)."""
-        if pending.done:
+        """The entry is done (delivered, filtered, dead letter or park record acknowledged)."""
+        if pending.state is State.DONE:
             return
-        pending.done = True
+        self._leave_waiting(pending)
+        pending.state = State.DONE
         # Its future is read: let go of it. The future's done-callback holds this entry, so the
         # pair is a reference cycle that would wait for the cyclic GC (bench memory: ~4,000
         # futures, with their locks, alive at once).
@@ -157,6 +198,10 @@ class InFlight:
         if not pending.part.forgotten:  # a forgotten partition's entries left both counts
             self.open -= 1
             self._moved.add(pending.part)
+
+    def _leave_waiting(self, pending: Pending) -> None:
+        if pending.state is State.WAITING and not pending.part.forgotten:
+            self.waiting -= 1
 
     def advance(self) -> None:
         """Move the watermarks of the partitions that had entries settled."""
@@ -166,11 +211,13 @@ class InFlight:
             self.settled_since_commit += popped
         self._moved.clear()
 
+    # --- what revokes, shutdown and commits ask -------------------------------------------------
+
     def unfinished(self, tps: set[TP] | None = None) -> Iterator[Pending]:
         """Entries (of ``tps``; None: all) that are not done."""
         for tp, part in self.parts.items():
             if tps is None or tp in tps:
-                yield from (p for p in part.queue if not p.done)
+                yield from (p for p in part.queue if p.state is not State.DONE)
 
     def beyond_cut(self, tps: set[TP] | None = None) -> Iterator[Pending]:
         """Revoke/shutdown: the entries that may be abandoned at once.
@@ -187,6 +234,11 @@ class InFlight:
             entries = list(part.queue)
             cut = max((i for i, p in enumerate(entries) if p.done or p.started), default=-1)
             yield from (p for p in entries[cut + 1:] if not p.done)
+
+    @staticmethod
+    def futures(entries: Iterable[Pending]) -> Iterator[concurrent.futures.Future[Result]]:
+        """The delivery futures of these entries (those that went to delivery), to abandon."""
+        return (p.future for p in entries if p.future is not None)
 
     def count(self, tps: set[TP]) -> int:
         return sum(len(self.parts[tp].queue) for tp in tps if tp in self.parts)

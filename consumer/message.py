@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Message"]
+from confluent_kafka import KafkaError, KafkaException
+
+__all__ = ["Message", "is_kafka_error"]
+
+log = logging.getLogger("consumer.loop")
 
 Headers = tuple[tuple[str, bytes | None], ...]
 
@@ -46,3 +51,16 @@ class Message:
 
     def where(self) -> str:
         return f"{self.topic}/{self.partition}@{self.offset}"
+
+
+def is_kafka_error(m: Any) -> bool:
+    """An error librdkafka hands over as a message: raised when fatal, else logged (a partition's
+    end quietly); True means the caller skips it."""
+    err = m.error()
+    if err is None:
+        return False
+    if err.fatal():
+        raise KafkaException(err)
+    if err.code() != KafkaError._PARTITION_EOF:
+        log.warning("kafka error: %s", err.str())
+    return True

@@ -7,11 +7,12 @@ All names start with ``activity_consumer_``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["METRICS", "REGISTRY", "Children", "Metrics"]
+__all__ = ["METRICS", "REGISTRY", "Children", "Metrics", "PerTopic", "TopicMetrics"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 _P = "activity_consumer_"
@@ -158,6 +159,60 @@ class Children:
         if child is None:
             child = self._children[values] = self._metric.labels(*values)
         return child
+
+
+
+class TopicMetrics:
+    """One topic's labelled children on the poll thread's hot path, made once per topic
+    (``labels()`` costs more than a filter). Counted per message, added to the counters once
+    per batch (:meth:`flush`: one lock each). Owned by the poll thread."""
+
+    __slots__ = ("_filtered", "_metrics", "consumed", "consumed_n", "filtered_n", "topic",
+                 "transform", "transform_seconds")
+
+    def __init__(self, metrics: Metrics, topic: str, transform: str):
+        self._metrics, self.topic = metrics, topic
+        self.transform = transform  # the topic's transform name: a metric label and the Job's
+        self.consumed = metrics.consumed.labels(topic)
+        self.transform_seconds = metrics.transform_seconds.labels(transform)
+        self._filtered: dict[str, Any] = {}  # by reason: bounded by transforms.FILTER_REASONS
+        self.consumed_n = 0
+        self.filtered_n: dict[str, int] = {}
+
+    def filtered(self, reason: str) -> None:
+        self.filtered_n[reason] = self.filtered_n.get(reason, 0) + 1
+
+    def flush(self) -> None:
+        if self.consumed_n:
+            self.consumed.inc(self.consumed_n)
+            self.consumed_n = 0
+        if self.filtered_n:
+            for reason, n in self.filtered_n.items():
+                child = self._filtered.get(reason)
+                if child is None:
+                    child = self._filtered[reason] = self._metrics.filtered.labels(
+                        self.topic, self.transform, reason)
+                child.inc(n)
+            self.filtered_n.clear()
+
+
+
+class PerTopic:
+    """Each topic's :class:`TopicMetrics`, made on first use; ``transform_of(topic)`` names the
+    topic's transform (a label). Owned by the poll thread."""
+
+    def __init__(self, metrics: Metrics, transform_of: Callable[[str], str]):
+        self._metrics, self._transform_of = metrics, transform_of
+        self._topics: dict[str, TopicMetrics] = {}
+
+    def __call__(self, topic: str) -> TopicMetrics:
+        if (made := self._topics.get(topic)) is None:
+            made = self._topics[topic] = TopicMetrics(self._metrics, topic, self._transform_of(topic))
+        return made
+
+    def flush(self) -> None:
+        for topic in self._topics.values():
+            topic.flush()
 
 
 METRICS = Metrics()

@@ -18,8 +18,8 @@ from transforms import Filtered
 if TYPE_CHECKING:
     from consumer.message import Message
 
-__all__ = ["CONTACT_FACTS", "EXPECTED_REASONS", "REASONS", "Delivery", "Failure", "Outcome",
-           "Waiting"]
+__all__ = ["CONTACT_FACTS", "EXPECTED_REASONS", "REASONS", "Counts", "Delivery", "Failure",
+           "Outcome", "Waiting"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +92,15 @@ class Waiting:
 
 Outcome: TypeAlias = tuple[Delivery, ...] | Failure | Filtered | Waiting
 CONTACT_FACTS = Filtered("contact_facts", "the event only teaches the contact directory")
+
+
+@dataclass(slots=True)
+class Counts:
+    """Messages by how they ended, for the progress line (metrics come from the same events).
+    Owned by the poll thread."""
+
+    consumed: int = 0
+    delivered: int = 0
+    dead_lettered: int = 0
+    filtered: int = 0
+    parked: int = 0  # waiting for the contact directory (consumer.contacts)

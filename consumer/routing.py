@@ -91,6 +91,11 @@ class Router:
         """What to subscribe to: names and ^regexes, as librdkafka takes them."""
         return list(dict.fromkeys(r.subscription.topic for r in self.routes))
 
+    def transform_name(self, topic: str) -> str:
+        """The name of the topic's transform (a metric label), "none" when no route claims it."""
+        route = self.route_for(topic)
+        return route.subscription.transform if route else "none"
+
     def route_for(self, topic: str) -> Route | None:
         try:
             return self._cache[topic]
@@ -102,19 +107,21 @@ class Router:
         self._cache[topic] = route
         return route
 
-    def process(self, msg: Message, route: Route | None,
-                directory: ContactLookup | None = None) -> Outcome:
-        """``route`` is ``route_for(msg.topic)``, looked up once by the caller (it labels metrics too)."""
+    def triage(self, route: Route | None, topic: str, value: bytes | None) -> Filtered | Failure | None:
+        """What can be told before decoding, once per message: no route, a tombstone, or a type
+        the transform filters, told from the bytes (transforms.probe); None: transform it."""
         if route is None:
-            if self._dead_letter_topic.match(msg.topic):
+            if self._dead_letter_topic.match(topic):
                 return DEAD_LETTER_TOPIC
-            return Failure("no_route", f"no subscription claims topic {msg.topic!r}")
-        if msg.value is None:
+            return Failure("no_route", f"no subscription claims topic {topic!r}")
+        if value is None:
             return TOMBSTONE
-        if route.probe is not None:  # a type the transform filters, told from the bytes
-            filtered = route.probe(msg.value)
-            if filtered is not None:
-                return filtered
+        probe = route.probe
+        return probe(value) if probe is not None else None
+
+    def transform(self, msg: Message, route: Route, directory: ContactLookup | None = None) -> Outcome:
+        """Decode and transform a message that :meth:`triage` let through."""
+        assert msg.value is not None  # triage filtered tombstones
         event = decode(msg.value)
         if isinstance(event, Failure):
             return event
@@ -123,3 +130,11 @@ class Router:
         if route.subscription.learn_only and not isinstance(outcome, (Failure, Filtered)):
             return LEARN_ONLY  # its Links were learned above; activities and waits are not ours
         return outcome
+
+    def process(self, msg: Message, directory: ContactLookup | None = None) -> Outcome:
+        """Triage, then transform: the whole way for one message (``try``, parked events)."""
+        route = self.route_for(msg.topic)
+        early = self.triage(route, msg.topic, msg.value)
+        if early is not None or route is None:
+            return early  # type: ignore[return-value]  # route None: triage gave a reason
+        return self.transform(msg, route, directory)

@@ -23,9 +23,8 @@ import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import httpx
 import orjson
 
 from consumer.contacts.directory import BootstrapError, MemoryDirectory, load_bootstrap_file
@@ -35,6 +34,9 @@ from consumer.transform_runner import run_transform
 from transforms import EventMeta, Filtered, Link
 from transforms import resolve as resolve_transform
 from transforms.probe import probe_of
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["add_parser", "run"]
 
@@ -77,6 +79,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
     client = None
     if args.post:
+        import httpx  # only for --post
+
         client = httpx.Client(auth=httpx.BasicAuth(args.api_key, "X"), timeout=10,
                               headers={"Content-Type": "application/json"})
     directory = LearningDirectory(MemoryDirectory())
@@ -152,6 +156,8 @@ _SHOWN_AS = {"validation": "contract"}  # the dead-letter reason, in the words o
 
 
 def _post(client: httpx.Client, base_url: str, body: bytes, out: TextIO) -> int:
+    import httpx
+
     url = base_url.rstrip("/") + PATH
     try:
         response = client.post(url, content=body)

@@ -20,9 +20,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
-from consumer import logs
+from consumer import app, logs
 from consumer.config import load_config
-from consumer.loop import ActivityConsumer
 from consumer_devtools.group_offsets import wait_until_committed
 from consumer_devtools.local_kafka import LocalKafka, ensure_kafka_jars
 from consumer_devtools.samples import demo_events
@@ -88,7 +87,7 @@ def run_demo(workdir: str = ".demo", keep_open: bool | None = None) -> int:
             "KAFKA_BOOTSTRAP": kafka.bootstrap, "GROUP_ID": group,
             "FRESHDESK_BASE_URL": sandbox.base_url, "FRESHDESK_API_KEY": "sandbox-key",
         })
-        consumer = ActivityConsumer(config)
+        consumer = app.build(config)
         _step("consuming → transforming → posting to the sandbox")
         started = time.monotonic()
         runner = threading.Thread(target=consumer.run, name="consumer")

@@ -1,10 +1,17 @@
-"""The poll thread's side of contact resolution: the directory, what it learned this batch, and
-the waiting room of parked events (consumer.contacts.park_record explains the Kafka side).
+"""The loop's one handle on events that wait for their contact: park, take_parked, due.
 
-Owned by the poll thread alone. Per loop iteration the pipeline calls :meth:`ContactWaits.due`,
-which flushes what the directory learned, and returns the parked events whose contact is now
-known (released by a Link learned here, or found by a periodic recheck when another replica
-learned it through the shared Redis directory) and those that waited ``contacts.wait_s``.
+Owned by the poll thread. consumer.contacts.park_record explains the Kafka side (why an event
+waits in the group's waiting topic rather than in its source partition); the in-memory side is
+consumer.contacts.waiting_room. The loop calls three things:
+
+- :meth:`ParkingLot.park` with a transform's :class:`~consumer.outcomes.Waiting`: a fresh event
+  is produced to the waiting topic (its source is settled once the broker has it); a record read
+  back from the waiting topic waits in the room, unless it waited ``contacts.wait_s`` already or
+  the room is full (then the Failure to dead-letter is returned);
+- :meth:`ParkingLot.take_parked` for a record of the waiting topic: the original message is put
+  back in the entry (``pending.source``, ``pending.since``), to be transformed again;
+- :meth:`ParkingLot.due` once per loop round: flushes what the directory learned and returns the
+  entries whose contact is now known (to transform again) and those that waited too long.
 """
 
 from __future__ import annotations
@@ -12,18 +19,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
 
 from consumer.config import ContactSettings
 from consumer.contacts.directory import ContactDirectory, DirectoryUnavailable
+from consumer.contacts.park_record import park_headers, unpark
 from consumer.contacts.waiting_room import WaitingRoom
+from consumer.dead_letters.producer import DeadLetterProducer
+from consumer.in_flight import InFlight, Pending
+from consumer.metrics import Metrics
+from consumer.outcomes import Counts, Failure, Waiting
 from transforms import Contact, Link
 
-__all__ = ["ContactWaits", "LearningDirectory"]
+__all__ = ["LearningDirectory", "ParkingLot"]
 
 log = logging.getLogger("consumer.contacts")
 
-T = TypeVar("T")
 _RECHECK_INTERVAL_S = 1.0  # ask again for waiting events another replica may have resolved
 _RECHECK_BATCH = 200  # ... this many per round (each a cache hit or one Redis round trip)
 
@@ -43,12 +53,19 @@ class LearningDirectory:
         return self.directory.resolve(refs)
 
 
-class ContactWaits(Generic[T]):
-    def __init__(self, directory: ContactDirectory, settings: ContactSettings,
+class ParkingLot:
+    def __init__(self, directory: ContactDirectory, settings: ContactSettings, topic: str,
+                 producer: DeadLetterProducer, in_flight: InFlight, metrics: Metrics, counts: Counts,
                  clock: Callable[[], float] = time.time):
         self.lookup = LearningDirectory(directory)
-        self.room: WaitingRoom[T] = WaitingRoom(directory, max_waiting=settings.max_waiting,
-                                                wait_s=settings.wait_s, clock=clock)
+        self.topic = topic  # the group's waiting topic
+        self.room: WaitingRoom[tuple[Pending, Waiting]] = WaitingRoom(
+            directory, max_waiting=settings.max_waiting, wait_s=settings.wait_s, clock=clock)
+        self._settings = settings
+        self._producer = producer
+        self._in_flight = in_flight
+        self._metrics = metrics
+        self._counts = counts
         self._clock = clock
         self._last_recheck = clock()
         self._unavailable = 0
@@ -56,13 +73,36 @@ class ContactWaits(Generic[T]):
     def __len__(self) -> int:
         return len(self.room)
 
-    def wait(self, item: T, refs: Sequence[str], since: float) -> bool:
-        """Park ``item`` until one of ``refs`` resolves; False when the room is full."""
-        return self.room.park(item, refs, since, watch=refs)
+    def park(self, pending: Pending, waiting: Waiting) -> Failure | None:
+        """Wait for the contact; the Failure to dead-letter when it cannot wait any longer."""
+        if pending.since is None:  # a fresh event: out of its source partition, into the topic
+            if not self._producer.closed:  # shutdown: stays uncommitted, redelivered
+                log.debug("parking %s: %s", pending.message.where(), waiting.describe())
+                self._in_flight.writing(pending)
+                self._write(pending, waiting)
+            return None
+        wait_s = self._settings.wait_s
+        if self._clock() - pending.since >= wait_s:
+            return Failure("contact_unresolved", waiting.describe())
+        if not self.room.park((pending, waiting), waiting.refs, pending.since, watch=waiting.refs):
+            return Failure("contact_unresolved",
+                           f"{waiting.describe()}, and the waiting room is full "
+                           f"(contacts.max_waiting {self._settings.max_waiting})")
+        self._in_flight.waiting_for_contact(pending, pending.since)
+        return None
 
-    def due(self) -> tuple[list[T], list[T]]:
-        """(released, expired): what may be delivered now, and what waited too long."""
-        released: list[T] = []
+    def take_parked(self, pending: Pending) -> Failure | None:
+        """A record of the waiting topic: its original back in ``pending``, or why it is not one."""
+        parked = unpark(pending.message)
+        if isinstance(parked, str):
+            return Failure("decode", parked)
+        pending.source, pending.since = parked.original, parked.since
+        return None
+
+    def due(self) -> tuple[list[Pending], list[tuple[Pending, Failure]]]:
+        """(released, expired): entries whose contact may be known now (transform them again),
+        and those that waited ``contacts.wait_s`` (dead-letter them)."""
+        released: list[tuple[Pending, Waiting]] = []
         now = self._clock()
         learned, self.lookup.learned = self.lookup.learned, []
         try:
@@ -80,11 +120,14 @@ class ContactWaits(Generic[T]):
             if self._unavailable == 1 or self._unavailable % 100 == 0:
                 log.warning("contact directory unavailable (%s); waiting events wait longer", e)
             self.lookup.learned = learned + self.lookup.learned  # released on the next round
-        return released, self.room.expired(now)
+        why = f"no event named that customer within contacts.wait_s ({self._settings.wait_s:g} s)"
+        expired = [(p, Failure("contact_unresolved", f"{waiting.describe()}: {why}"))
+                   for p, waiting in self.room.expired(now) if not p.part.forgotten]
+        return [p for p, _ in released if not p.part.forgotten], expired
 
-    def drop(self, predicate: Callable[[T], bool]) -> list[T]:
-        """Revoke: the waiting items of partitions we no longer own."""
-        return self.room.drop(predicate)
+    def drop_forgotten(self) -> None:
+        """Revoke: the waiting entries of partitions we no longer own (their next owner re-reads)."""
+        self.room.drop(lambda item: item[0].part.forgotten)
 
     def close(self) -> None:
         try:
@@ -92,3 +135,22 @@ class ContactWaits(Generic[T]):
         except DirectoryUnavailable as e:
             log.warning("contact directory: could not write what was learned last (%s)", e)
         self.lookup.directory.close()
+
+    def _write(self, pending: Pending, waiting: Waiting) -> None:
+        msg = pending.message
+        self._producer.produce(self.topic, msg, park_headers(msg, waiting.refs),
+                               on_written=lambda: self._parked(pending),
+                               on_error=lambda error: self._write_failed(pending, waiting, error))
+
+    def _parked(self, pending: Pending) -> None:
+        self._counts.parked += 1
+        self._metrics.parked.labels(pending.message.topic).inc()
+        self._in_flight.settle(pending)
+
+    def _write_failed(self, pending: Pending, waiting: Waiting, error: str) -> None:
+        log.error("could not park %s in %s (%s); trying again", pending.message.where(),
+                  self.topic, error)
+        if pending.part.forgotten or self._producer.closed:
+            self._in_flight.stop(pending)
+            return
+        self._write(pending, waiting)

@@ -1,4 +1,4 @@
-"""`activity-consumer sandbox`: serve the Freshdesk sandbox in the foreground."""
+"""`python -m consumer_devtools sandbox`: serve the Freshdesk sandbox in the foreground."""
 
 from __future__ import annotations
 

@@ -85,7 +85,9 @@ def test_check_config_explains_a_missing_environment_variable(tmp_path):
 
 @pytest.mark.integration
 def test_the_readme_demo_delivers_the_samples_and_dead_letters_the_bad_one(tmp_path):
-    result = cli("demo", "--no-keep-open", "--workdir", str(tmp_path / "demo"), timeout=240)
+    result = subprocess.run([sys.executable, "-m", "consumer_devtools", "demo", "--no-keep-open",
+                             "--workdir", str(tmp_path / "demo")], capture_output=True, text=True,
+                            timeout=240, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "settled 22 events" in result.stdout
     assert "21 delivered, 1 dead-lettered, 0 filtered" in result.stdout

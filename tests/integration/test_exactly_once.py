@@ -67,8 +67,8 @@ def test_the_breaker_stops_a_bad_deploy_instead_of_draining_the_topic(
                                                     "window": 50}})
     running = run_consumer(setup)
     deadline = time.monotonic() + 30
-    while running.consumer.readiness()[0] or "breaker" not in running.consumer.readiness()[1]:
-        assert time.monotonic() < deadline, running.consumer.readiness()
+    while running.consumer.readiness.check()[0] or "breaker" not in running.consumer.readiness.check()[1]:
+        assert time.monotonic() < deadline, running.consumer.readiness.check()
         time.sleep(0.1)
     while setup.committed_and_end()[0] < 10:  # the dead letters before the trip are committed
         assert time.monotonic() < deadline, setup.committed_and_end()

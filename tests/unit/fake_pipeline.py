@@ -5,6 +5,7 @@ on poll. Everything runs on the test's thread, so each scenario is deterministic
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ import orjson
 from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
+from consumer import app
 from consumer.config import parse_config
 from consumer.job import ABANDONED, Job, Result
 from consumer.loop import ActivityConsumer
@@ -231,11 +233,13 @@ def pipeline(kafka: FakeKafka, station: FakeStation, dead_letters: FakeDeadLette
     }, "<test>", {})
     # pause_after_s 0: a full loop pauses its partitions at once and goes on calling consume(),
     # which is where these tests' steps run.
-    consumer = ActivityConsumer(config, Router.from_config(config), metrics=Metrics(CollectorRegistry()),
-                                pause_after_s=pause_after_s,
-                                make_kafka_consumer=lambda _settings: kafka,
-                                make_station=lambda: station,
-                                make_dead_letters=lambda: dead_letters,  # type: ignore[arg-type,return-value]
-                                ensure_topic=lambda *_: None)
+    metrics = Metrics(CollectorRegistry())
+    wiring = dataclasses.replace(app.wiring(config, metrics),
+                                 kafka_consumer=lambda _settings: kafka,
+                                 station=lambda _readiness: station,
+                                 dead_letters=lambda: dead_letters,
+                                 ensure_topic=lambda *_: None)
+    consumer = ActivityConsumer(config, Router.from_config(config), wiring, metrics=metrics,
+                                pause_after_s=pause_after_s)
     kafka.pipeline = consumer
     return consumer

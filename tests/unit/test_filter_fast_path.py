@@ -129,7 +129,7 @@ def test_filtered_messages_keep_the_breaker_s_window_healthy():
     kafka = FakeKafka([lambda k: (k.assign(0), [garbage(0), updated(1), garbage(2)])[1]])
     consumer = pipeline(kafka, FakeStation(), FakeDeadLetters())
     consumer.run()
-    breaker = consumer._breakers._by_topic["orders"]
+    breaker = consumer._dead_letters.breakers._by_topic["orders"]
     assert list(breaker._window) == [True, False, True] and breaker.consecutive == 1
 
 

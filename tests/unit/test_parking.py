@@ -114,7 +114,7 @@ def test_past_wait_s_it_is_dead_lettered_as_contact_unresolved_without_tripping_
     assert dlq.sent == [(i, "contact_unresolved") for i in range(5)], (
         "all five: missing data is not a bad deploy, the breaker stays closed")
     assert kafka.committed_now() == {(WAITING, 0): 5}
-    assert consumer.readiness() == (True, "ok")
+    assert consumer.readiness.check() == (True, "ok")
 
 
 def test_a_learn_only_subscription_teaches_the_directory_and_posts_nothing():

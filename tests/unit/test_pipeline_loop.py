@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from consumer import loop
+from consumer.backpressure import Backpressure
 from consumer.outcomes import Failure
 from tests.unit.fake_pipeline import FakeDeadLetters, FakeKafka, FakeStation, garbage, order, pipeline
 
@@ -217,9 +217,9 @@ def wait_until(condition, timeout_s: float = 10.0) -> bool:
 def test_done_messages_behind_a_slow_one_do_not_count_against_the_limit_but_are_bounded_too():
     """One slow request at a partition's head holds its watermark: the messages done after it
     wait there, uncommittable. They are not work, so they do not pause intake (delivery stays
-    busy), until they reach _HELD_FACTOR x the limit (memory); then one settle frees them all."""
+    busy), until they reach held_factor x the limit (memory); then one settle frees them all."""
     limit = 4
-    cap = limit * loop._HELD_FACTOR
+    cap = Backpressure(limit).cap  # held: held_factor x the limit
     station = FakeStation()
     seen: dict[str, object] = {}
 
@@ -265,13 +265,13 @@ def test_done_messages_behind_a_slow_one_do_not_count_against_the_limit_but_are_
 def test_readiness_does_not_need_partitions_but_a_halt_or_a_tripped_breaker_makes_it_unready():
     kafka, station, dlq = FakeKafka([]), FakeStation(), FakeDeadLetters()
     consumer = pipeline(kafka, station, dlq)
-    assert consumer.readiness() == (False, "not subscribed yet")
+    assert consumer.readiness.check() == (False, "not subscribed yet")
     seen = {}
-    kafka.steps = [lambda k: (seen.setdefault("no partitions", consumer.readiness()), [])[1]]
+    kafka.steps = [lambda k: (seen.setdefault("no partitions", consumer.readiness.check()), [])[1]]
     consumer.run()
     assert seen["no partitions"] == (True, "ok"), "a replica beyond the partition count is ready"
-    consumer._set_halted("the API key is wrong (401)")
-    ready, why = consumer.readiness()
+    consumer.readiness.set("delivery", "delivery halted: the API key is wrong (401)")
+    ready, why = consumer.readiness.check()
     assert not ready and "API key is wrong" in why
 
 
