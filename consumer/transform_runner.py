@@ -27,6 +27,7 @@ from consumer.outcomes import CONTACT_FACTS, Delivery, Failure, Outcome, Waiting
 from transforms import (
     FILTERED_UNSPECIFIED,
     Activity,
+    Checked,
     Contact,
     ContractError,
     EventMeta,
@@ -66,35 +67,63 @@ def run_transform(transform: Transform, name: str, event: Any, meta: EventMeta,
                   directory: ContactLookup | None = None) -> Outcome:
     """``transform(event, meta)``: its Links learned, its contacts resolved, its activities
     validated and encoded against the contract."""
+    result = _call(transform, name, event, meta)
+    if isinstance(result, Activity) and result.contact.identifier() is not None:
+        return _encode_one(result)  # the common case, without the lists below
+    if result is None:
+        return FILTERED_UNSPECIFIED
+    if isinstance(result, (Filtered, Failure)):
+        return result
+    checked = _checked(result, name)
+    if isinstance(checked, Failure):
+        return checked
+    if checked.links and directory is not None:
+        directory.learn(checked.links)
+    if not checked.activities:
+        return CONTACT_FACTS if checked.links else FILTERED_UNSPECIFIED
+    resolved = _resolve(checked.activities, directory)
+    if isinstance(resolved, Waiting):
+        return resolved
+    deliveries: list[Delivery] = []
+    for activity in resolved:
+        encoded = _encode_one(activity)
+        if isinstance(encoded, Failure):
+            return encoded
+        deliveries += encoded
+    return tuple(deliveries)
+
+
+def _checked(result: Any, name: str) -> Checked | Failure:
+    """A list of Activities and Links, sorted and checked against the contract (contacts may
+    still be vendor refs); a Failure for anything else."""
+    items = [result] if isinstance(result, (Activity, Link)) else result
+    if not isinstance(items, list) or not all(isinstance(a, (Activity, Link)) for a in items):
+        return Failure("transform", f"transform {name!r} returned {type(result).__name__}; "
+                                    "expected Activity, Link, a list of them, Filtered or None")
     try:
-        result = transform(event, meta)
+        return check(items, f"transform {name!r}")  # Links and refs-only contacts checked too
+    except ContractError as e:
+        return Failure("validation", str(e))
+
+
+def _call(transform: Transform, name: str, event: Any, meta: EventMeta) -> Any:
+    """What the transform returned, or the Failure its error (or its bug) becomes."""
+    try:
+        return transform(event, meta)
     except TransformError as e:
         return Failure("transform", str(e))
     except Exception as e:  # a transform bug must not stop the partition
         log.debug("transform %s crashed on %s/%s@%s", name, meta.topic, meta.partition,
                   meta.offset, exc_info=True)
         return Failure("transform", f"transform {name!r} raised {type(e).__name__}: {e}")
-    if isinstance(result, Activity) and result.contact.identifier() is not None:
-        return _encode_one(result)  # the common case, without the lists below
-    if result is None:
-        return FILTERED_UNSPECIFIED
-    if isinstance(result, Filtered):
-        return result
-    items = [result] if isinstance(result, (Activity, Link)) else result
-    if not isinstance(items, list) or not all(isinstance(a, (Activity, Link)) for a in items):
-        return Failure("transform", f"transform {name!r} returned {type(result).__name__}; "
-                                    "expected Activity, Link, a list of them, Filtered or None")
-    try:
-        checked = check(items, f"transform {name!r}")  # Links and refs-only contacts checked too
-    except ContractError as e:
-        return Failure("validation", str(e))
-    if checked.links and directory is not None:
-        directory.learn(checked.links)
-    if not checked.activities:
-        return CONTACT_FACTS if checked.links else FILTERED_UNSPECIFIED
+
+
+def _resolve(activities: Sequence[Activity], directory: ContactLookup | None
+             ) -> list[Activity] | Waiting:
+    """Each activity with a contact Freshdesk knows; Waiting when some name only unknown refs."""
     resolved: list[Activity] = []
     unknown: list[str] = []
-    for activity in checked.activities:
+    for activity in activities:
         if activity.contact.identifier() is None:
             # Its key, when the transform gave none, is derived before the resolution: an email
             # that changes while it waits (or before a replay) must not make it a new activity.
@@ -106,15 +135,7 @@ def run_transform(transform: Transform, name: str, event: Any, meta: EventMeta,
                 continue
             activity = found
         resolved.append(activity)
-    if unknown:
-        return Waiting(tuple(dict.fromkeys(unknown)))
-    deliveries: list[Delivery] = []
-    for activity in resolved:
-        encoded = _encode_one(activity)
-        if isinstance(encoded, Failure):
-            return encoded
-        deliveries += encoded
-    return tuple(deliveries)
+    return Waiting(tuple(dict.fromkeys(unknown))) if unknown else resolved
 
 
 def _encode_one(activity: Activity) -> tuple[Delivery] | Failure:

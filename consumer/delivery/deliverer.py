@@ -27,16 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import orjson
-
-from consumer.config import FreshdeskSettings, RetrySettings
+from consumer.config import FreshdeskSettings
+from consumer.delivery.attempt import KeyClaim, RetryPolicy, Tries, Verdict
 from consumer.delivery.budget import AccountBudget
 from consumer.delivery.contact_turns import ContactTurns
 from consumer.delivery.freshdesk import Answer, FreshdeskClient, Reply
@@ -46,7 +43,7 @@ from consumer.ledger import Claim, Ledger, LedgerUnavailable, MemoryLedger
 from consumer.metrics import METRICS, Children, Metrics
 from consumer.outcomes import Delivery, Failure
 
-__all__ = ["Deliverer", "Delivery", "HaltGate", "Job", "backoff", "set_testing"]
+__all__ = ["Deliverer"]
 
 log = logging.getLogger("consumer.delivery")
 
@@ -58,24 +55,6 @@ class _Skipped:
 
 
 _SKIPPED = _Skipped()
-_testing = False
-
-
-def set_testing(enabled: bool = True) -> None:
-    """Tests: backoffs between retries become 0 s (like stamina's testing mode); 429 and halt
-    waits are unchanged, because they are what the tests observe."""
-    global _testing
-    _testing = enabled
-
-
-def backoff(attempt: int, retry: RetrySettings, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with (full) jitter, capped: attempt 1 waits about ``initial_backoff_s``."""
-    if _testing:
-        return 0.0
-    ceiling = min(retry.max_backoff_s, retry.initial_backoff_s * 2 ** (attempt - 1))
-    return ceiling * (1 - retry.jitter * rand())
-
-
 @dataclass(slots=True, eq=False)  # identity: runs are dict keys and queue entries
 class _Run:
     job: Job
@@ -99,6 +78,7 @@ class Deliverer:
         self.budget = budget or AccountBudget()
         self.gate = HaltGate(on_halt)
         self._ledger_failures = 0
+        self.policy = RetryPolicy(settings.retry)
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._turns = ContactTurns()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -197,101 +177,91 @@ class Deliverer:
     async def _post_until_settled(self, delivery: Delivery, run: _Run
                                   ) -> Failure | Abandoned | _Skipped | None:
         """Post until the answer settles it: None (delivered), a Failure, _SKIPPED or ABANDONED."""
-        retry = self.settings.retry
-        attempts = 0
-        first_failure: float | None = None
+        tries = Tries()
+        claim = KeyClaim(self.ledger, delivery.key, self.metrics, self._ledger_state)
         probing = False
-        held = False  # we hold the key's claim
-        unknown = False  # an attempt may have reached Freshdesk without our seeing its answer
         try:
             while True:
                 if run.abandoned:
                     return ABANDONED
-                if not probing:
-                    await self.gate.wait()
-                await self.budget.wait()
-                reply: Reply | None = None
-                try:
-                    async with self._slots:
-                        if run.abandoned:
-                            return ABANDONED
-                        if (not probing and not self.gate.is_open) or self.budget.throttled_for > 0:
-                            continue  # halted or throttled while we waited for the slot: again
-                        # Claimed right before each attempt: a lease left by a crash then covers
-                        # only a request that may really have been sent, a long retry keeps its
-                        # lease fresh, and a key another replica delivered meanwhile is seen as
-                        # DELIVERED.
-                        claim = await self._claim(delivery.key)  # None: the ledger is away
-                        if claim is Claim.DELIVERED:
-                            held = False
-                            return _SKIPPED
-                        if claim is Claim.CLAIMED:
-                            held, known_before = True, not unknown
-                            unknown = True  # until its answer is read (a cancel lands here too)
-                            reply, seconds = await self._post(delivery, run)
-                            if reply.answer is Answer.DELIVERED:
-                                held = False
-                            elif reply.status is not None or not reply.sent:
-                                unknown = not known_before  # an answer: this attempt stored nothing
-                finally:
-                    if reply is None:
-                        # The call wait() counted was not made (abandoned, halted, throttled,
-                        # known delivered, BUSY, ledger away, or stopped on its way): give it
-                        # back, so the budget neither counts it in flight nor waits for its answer.
-                        self.budget.unused()
-                if reply is None:  # BUSY (another owner posts it now) or the ledger is away
-                    await asyncio.sleep(0.5)
-                    continue
-                self._observe(reply, seconds)
-
-                if reply.answer is Answer.HALT:
-                    if probing or self.gate.close(halt_reason(reply)):
-                        if not probing:
-                            self.metrics.halted.labels(halt_class(reply)).set(1)
-                            log.error("delivery halted: %s; every %.0fs one request probes until "
-                                      "it succeeds; nothing is committed meanwhile",
-                                      self.gate.reason, self.settings.halt_probe_interval_s)
-                        probing = True
-                        self.metrics.retries.labels("halted").inc()
-                        await asyncio.sleep(self.settings.halt_probe_interval_s)
+                reply = await self._attempt(delivery, run, claim, probing)
+                if reply is None:
+                    continue  # not sent: halted, throttled, or the key is busy elsewhere
+                if not isinstance(reply, Reply):
+                    return reply  # _SKIPPED or ABANDONED
+                decision = self.policy.decide(reply, tries, time.time())
+                if decision.verdict is Verdict.HALT:
+                    probing = await self._halted(reply, probing)
                     continue
                 if probing:
                     probing = False
                     log.warning("delivery resumed: Freshdesk accepts our requests again "
                                 "(status=%s)", reply.status)
                     self._reopen_gate()
-
-                if reply.answer is Answer.DELIVERED:
+                if decision.verdict is Verdict.DELIVERED:
                     return None
-                now = time.time()
-                first_failure = first_failure or now
-                if reply.answer is Answer.THROTTLED:
-                    assert reply.retry_after is not None
-                    self.budget.throttle(reply.retry_after)
+                if decision.verdict is Verdict.DEAD_LETTER:
+                    return decision.failure
+                if decision.verdict is Verdict.THROTTLED:
+                    self.budget.throttle(decision.wait_s)
                     self.metrics.retries.labels("throttled").inc()
-                    self.metrics.retry_after_seconds.observe(reply.retry_after)
+                    self.metrics.retry_after_seconds.observe(decision.wait_s)
                     continue
-                attempts += 1
-                if reply.answer is Answer.REJECTED:
-                    return Failure("rejected", _rejection(reply),
-                                   reply.status, reply.detail, attempts, first_failure, now)
-                # TRANSIENT
-                too_old = retry.max_age_s is not None and now - first_failure >= retry.max_age_s
-                if attempts >= retry.max_attempts or too_old:
-                    return Failure("retries_exhausted",
-                                   f"gave up after {attempts} attempts in {now - first_failure:.0f}s: "
-                                   f"{_describe(reply)}",
-                                   reply.status, reply.detail, attempts, first_failure, now)
                 if run.abandoned:
                     return ABANDONED  # nobody waits for it: no retry
-                self.metrics.retries.labels(_retry_cause(reply)).inc()
-                log.debug("retrying %s after %s", run.job.message.where(), _describe(reply))
-                await asyncio.sleep(backoff(attempts, retry))
+                self.metrics.retries.labels(decision.cause).inc()
+                log.debug("retrying %s after %s", run.job.message.where(), reply.status or reply.detail)
+                await asyncio.sleep(decision.wait_s)
         finally:
             if probing:  # stopped while probing: let a waiting request take over the probe
                 self._reopen_gate()
-            if held:
-                self._give_back(delivery.key, unknown)
+            claim.end()
+
+    async def _attempt(self, delivery: Delivery, run: _Run, claim: KeyClaim, probing: bool
+                       ) -> Reply | _Skipped | Abandoned | None:
+        """One attempt when its turn comes (halt gate, budget, a request slot, the key's claim):
+        the reply, _SKIPPED (known delivered), ABANDONED, or None when nothing was sent."""
+        if not probing:
+            await self.gate.wait()
+        await self.budget.wait()
+        reply: Reply | None = None
+        try:
+            async with self._slots:
+                if run.abandoned:
+                    return ABANDONED
+                if (not probing and not self.gate.is_open) or self.budget.throttled_for > 0:
+                    return None  # halted or throttled while we waited for the slot: again
+                found = await claim.take()  # None: the ledger is away
+                if found is Claim.DELIVERED:
+                    return _SKIPPED
+                if found is Claim.CLAIMED:
+                    claim.sending()
+                    reply, seconds = await self._post(delivery, run)
+                    claim.answered(reply)
+        finally:
+            if reply is None:
+                # The call wait() counted was not made (abandoned, halted, throttled, known
+                # delivered, BUSY, ledger away, or stopped on its way): give it back, so the
+                # budget neither counts it in flight nor waits for its answer.
+                self.budget.unused()
+        if reply is None:  # BUSY (another owner posts it now) or the ledger is away
+            await asyncio.sleep(0.5)
+            return None
+        self._observe(reply, seconds)
+        return reply
+
+    async def _halted(self, reply: Reply, probing: bool) -> bool:
+        """A 401/403/404: close the gate (or keep probing) and wait to probe again."""
+        if probing or self.gate.close(halt_reason(reply)):
+            if not probing:
+                self.metrics.halted.labels(halt_class(reply)).set(1)
+                log.error("delivery halted: %s; every %.0fs one request probes until it "
+                          "succeeds; nothing is committed meanwhile",
+                          self.gate.reason, self.settings.halt_probe_interval_s)
+            probing = True
+            self.metrics.retries.labels("halted").inc()
+            await asyncio.sleep(self.settings.halt_probe_interval_s)
+        return probing
 
     async def _post(self, delivery: Delivery, run: _Run) -> tuple[Reply, float]:
         """One attempt on the wire; after a 200 the one ledger write, before anything else."""
@@ -315,30 +285,6 @@ class Deliverer:
             run.posting = False
             self.metrics.in_flight.dec()
 
-    def _give_back(self, key: str, unknown: bool) -> None:
-        """Dead-lettered or abandoned while holding the claim: release it only when we know
-        nothing reached Freshdesk; otherwise the lease runs out on its own."""
-        if unknown:
-            self.metrics.unknown_outcomes.inc()
-            log.info("outcome unknown for activity %s (a request may have reached Freshdesk); "
-                     "its claim is kept until the lease runs out", key)
-            return
-        asyncio.get_running_loop().create_task(self._release(key))
-
-    async def _claim(self, key: str) -> Claim | None:
-        """Claim the key once; None while the ledger cannot answer (the caller waits and retries)."""
-        try:
-            claim = await self.ledger.claim(key)
-        except LedgerUnavailable as e:
-            self._ledger_failures += 1
-            if self._ledger_failures == 1 or self._ledger_failures % 50 == 0:
-                log.warning("idempotency ledger unavailable (%s); delivery waits for it", e)
-            return None
-        if self._ledger_failures:
-            self._ledger_failures = 0
-            log.warning("idempotency ledger answers again; delivery goes on")
-        return claim
-
     async def _record_delivered(self, key: str) -> None:
         """The one write after Freshdesk's 200. It must land: retry while the ledger is away."""
         attempt = 0
@@ -352,9 +298,16 @@ class Deliverer:
                     log.warning("cannot record a delivery in the ledger (%s); retrying", e)
                 await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
 
-    async def _release(self, key: str) -> None:
-        with contextlib.suppress(LedgerUnavailable):  # else the lease runs out on its own
-            await self.ledger.release(key)
+    def _ledger_state(self, error: LedgerUnavailable | None) -> None:
+        """Each failed ledger call (error) and each answer (None): logged when it changes, and
+        every 50th failure, not once per activity."""
+        if error is not None:
+            self._ledger_failures += 1
+            if self._ledger_failures == 1 or self._ledger_failures % 50 == 0:
+                log.warning("idempotency ledger unavailable (%s); delivery waits for it", error)
+        elif self._ledger_failures:
+            self._ledger_failures = 0
+            log.warning("idempotency ledger answers again; delivery goes on")
 
     def _reopen_gate(self) -> None:
         self.gate.open()
@@ -368,23 +321,3 @@ class Deliverer:
         self._request_seconds(reply.answer.value, status_class).observe(seconds)
 
 
-def _describe(reply: Reply) -> str:
-    return f"status {reply.status}" if reply.status is not None else reply.detail
-
-
-def _rejection(reply: Reply) -> str:
-    """'Freshdesk answered 400: contact.email invalid_value (It should be …)' from its error body."""
-    text = f"Freshdesk answered {reply.status}"
-    try:
-        errors = orjson.loads(reply.detail).get("errors") or []
-        details = [f"{e.get('nested_field') or e.get('field')} {e.get('code')} ({e.get('message')})"
-                   for e in errors if isinstance(e, dict)]
-    except (orjson.JSONDecodeError, AttributeError):
-        details = []
-    return f"{text}: {'; '.join(details)}" if details else text
-
-
-def _retry_cause(reply: Reply) -> str:
-    if reply.status is not None:
-        return "server_error"
-    return "timeout" if reply.detail.startswith("timed out") else "connection"

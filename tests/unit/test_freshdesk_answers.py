@@ -3,7 +3,7 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from consumer.config import RetrySettings
-from consumer.delivery.deliverer import backoff
+from consumer.delivery.attempt import backoff
 from consumer.delivery.freshdesk import Answer, _may_have_been_sent, _transport_failure, classify
 
 H = {"X-RateLimit-Total": "700", "X-RateLimit-Remaining": "12"}
