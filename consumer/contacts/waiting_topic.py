@@ -22,8 +22,8 @@ log = logging.getLogger("consumer.waiting_topic")
 
 def ensure_waiting_topic(kafka: dict[str, Any], name: str, partitions: int,
                          timeout_s: float = 15.0) -> None:
-    admin = AdminClient({**client_settings(kafka),
-                         "logger": logging.getLogger("librdkafka.admin")})
+    settings: dict[str, Any] = {**client_settings(kafka), "logger": logging.getLogger("librdkafka.admin")}
+    admin = AdminClient(settings)
     try:
         if name in admin.list_topics(timeout=timeout_s).topics:
             return

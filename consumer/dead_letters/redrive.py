@@ -48,7 +48,7 @@ _IDLE_LIMIT_S = 30.0  # no record and no end-of-partition for this long: the bro
 Headers = list[tuple[str, str | bytes | None]]  # as Producer.produce takes them
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "redrive", help="re-produce dead letters to their original topics after a fix",
         description="Reads a dead-letter topic and re-produces the selected dead letters to the "
@@ -120,37 +120,31 @@ def run(args: argparse.Namespace) -> int:
     reasons = sorted(set(getattr(args, "reasons", None) or ()))
     group = getattr(args, "group", None) or f"activity-consumer-redrive.{'+'.join(reasons) or 'all'}"
     dry_run = bool(getattr(args, "dry_run", False))
-    every = max(1, int(getattr(args, "progress_every", 1000) or 1000))
-    source = args.source
-
-    reader = Consumer({**kafka, "group.id": group, "enable.auto.commit": False,
-                       "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
-                       "enable.partition.eof": True,
-                       "logger": logging.getLogger("librdkafka.redrive")})
-    producer = None if dry_run else Producer(
-        {**kafka, "acks": "all", "enable.idempotence": True, "linger.ms": 5,
-         "logger": logging.getLogger("librdkafka.redrive")})
-    summary = Summary()
+    redrive = _Redrive(kafka, group, args.source, set(reasons), dry_run,
+                       every=max(1, int(getattr(args, "progress_every", 1000) or 1000)))
     try:
-        ends = _plan(reader, source)
+        ends = redrive.plan()
         if ends is None:
             return 2
         if ends:
-            _say(f"redrive {source} → original topics, group {group}"
-                 f"{', reasons ' + ','.join(reasons) if reasons else ''}{' (dry run)' if dry_run else ''}: "
+            _say(f"redrive {args.source} → original topics, group {group}{_selection(reasons, dry_run)}: "
                  f"{_records(sum(e - s for s, e in ends.values()))} to read")
-        _redrive(reader, producer, source, ends, set(reasons), dry_run, every, summary)
+            redrive.run(ends)
     except KafkaException as e:
         error = e.args[0] if e.args else e
-        summary.failed.append(f"kafka: {error.str() if isinstance(error, KafkaError) else error}")
+        redrive.summary.failed.append(
+            f"kafka: {error.str() if isinstance(error, KafkaError) else error}")
     finally:
-        if producer is not None:
-            producer.flush(30)
-        reader.close()
-    _say(f"redrive {source} done: {summary.line(dry_run)}")
+        redrive.close()
+    summary = redrive.summary
+    _say(f"redrive {args.source} done: {summary.line(dry_run)}")
     for failure in summary.failed[:20]:
         print(f"  failed: {failure}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _selection(reasons: list[str], dry_run: bool) -> str:
+    return (f", reasons {','.join(reasons)}" if reasons else "") + (" (dry run)" if dry_run else "")
 
 
 def _say(line: str) -> None:
@@ -167,10 +161,8 @@ def _kafka_settings(args: argparse.Namespace) -> dict[str, Any] | None:
         except ConfigError as e:
             print(f"configuration error\n{e}", file=sys.stderr)
             return None
-        display = config.kafka_for_display()
-        for k, v in config.kafka.items():
-            if display[k] == "***":
-                logs.register_secret(str(v))
+        for secret in config.secrets():
+            logs.register_secret(secret)
         return client_settings(config.kafka)
     if getattr(args, "bootstrap", None):
         return {"bootstrap.servers": args.bootstrap}
@@ -178,48 +170,75 @@ def _kafka_settings(args: argparse.Namespace) -> dict[str, Any] | None:
     return None
 
 
-def _plan(reader: Consumer, source: str) -> dict[int, tuple[int, int]] | None:
-    """{partition: (first offset to read, end offset at start)} for partitions with work left."""
-    topic = reader.list_topics(source, timeout=10).topics.get(source)
-    if topic is None or topic.error is not None:
-        why = topic.error.str() if topic is not None and topic.error is not None else "not found"
-        print(f"dead-letter topic {source!r}: {why}; check --from (dead letters go to "
-              f"'<topic>.dlq' unless dead_letter.topic says otherwise)", file=sys.stderr)
-        return None
-    parts = [TopicPartition(source, p) for p in sorted(topic.partitions)]
-    committed = {tp.partition: tp.offset for tp in reader.committed(parts, timeout=10)}
-    plan = {}
-    for tp in parts:
-        low, high = reader.get_watermark_offsets(tp, timeout=10)
-        start = max(low, committed.get(tp.partition, -1))  # never committed: < 0
-        if start < high:
-            plan[tp.partition] = (start, high)
-    return plan
+class _Redrive:
+    """One run: reads ``source`` from the group's offsets to the ends taken at start."""
 
+    def __init__(self, kafka: dict[str, Any], group: str, source: str, reasons: set[str],
+                 dry_run: bool, every: int):
+        librdkafka_log = logging.getLogger("librdkafka.redrive")
+        self.reader = Consumer({**kafka, "group.id": group, "enable.auto.commit": False,
+                                "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
+                                "enable.partition.eof": True, "logger": librdkafka_log})
+        self.producer = None if dry_run else Producer(
+            {**kafka, "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+             "logger": librdkafka_log})
+        self.source, self.reasons, self.dry_run, self.every = source, reasons, dry_run, every
+        self.summary = Summary()
+        self._partitions_of: dict[str, int | None] = {}  # original topic → partitions (None: missing)
 
-def _redrive(reader: Consumer, producer: Producer | None, source: str,
-             ends: dict[int, tuple[int, int]], reasons: set[str], dry_run: bool, every: int,
-             summary: Summary) -> None:
-    if not ends:
-        return
-    reader.assign([TopicPartition(source, p, start) for p, (start, _) in ends.items()])
-    open_parts = set(ends)
-    partitions_of: dict[str, int | None] = {}  # original topic → partition count (None: missing)
-    idle_since = time.monotonic()
-    while open_parts:
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.flush(30)
+        self.reader.close()
+
+    def plan(self) -> dict[int, tuple[int, int]] | None:
+        """{partition: (first offset to read, end offset at start)} for partitions with work left."""
+        source, reader = self.source, self.reader
+        topic = reader.list_topics(source, timeout=10).topics.get(source)
+        if topic is None or topic.error is not None:
+            why = topic.error.str() if topic is not None and topic.error is not None else "not found"
+            print(f"dead-letter topic {source!r}: {why}; check --from (dead letters go to "
+                  f"'<topic>.dlq' unless dead_letter.topic says otherwise)", file=sys.stderr)
+            return None
+        parts = [TopicPartition(source, p) for p in sorted(topic.partitions)]
+        committed = {tp.partition: tp.offset for tp in reader.committed(parts, timeout=10)}
+        plan = {}
+        for tp in parts:
+            low, high = reader.get_watermark_offsets(tp, timeout=10)
+            start = max(low, committed.get(tp.partition, -1))  # never committed: < 0
+            if start < high:
+                plan[tp.partition] = (start, high)
+        return plan
+
+    def run(self, ends: dict[int, tuple[int, int]]) -> None:
+        self.reader.assign([TopicPartition(self.source, p, start) for p, (start, _) in ends.items()])
+        open_parts = set(ends)
+        idle_since = time.monotonic()
+        summary = self.summary
+        while open_parts:
+            batch = self._read_batch(ends, open_parts)
+            if batch:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > _IDLE_LIMIT_S:
+                summary.failed.append(f"no record from {self.source} for {_IDLE_LIMIT_S:.0f}s "
+                                      f"(partitions {sorted(open_parts)} unfinished)")
+                return
+            if self.producer is not None and (left := self.producer.flush(60)):
+                summary.failed.append(f"{left} re-produced records not acknowledged within 60 s")
+            if not self.dry_run:
+                _commit(self.reader, self.source, batch)
+            if summary.failed:
+                return  # the next run starts at the first record that was not acknowledged
+
+    def _read_batch(self, ends: dict[int, tuple[int, int]], open_parts: set[int]
+                    ) -> dict[int, list[_Pending]]:
+        """Read one batch and redrive what it selects; closes partitions that reached their end."""
         batch: dict[int, list[_Pending]] = {}
-        for m in reader.consume(_BATCH, 1.0):
-            p, offset, err = m.partition(), m.offset(), m.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    open_parts.discard(p)
-                elif err.fatal():
-                    raise KafkaException(err)
-                else:
-                    log.warning("reading %s/%s: %s", source, p, err.str())
+        for m in self.reader.consume(_BATCH, 1.0):
+            p, offset = m.partition(), m.offset()
+            if not self._is_record(m, open_parts):
                 continue
             assert p is not None and offset is not None  # a record always has both
-            idle_since = time.monotonic()
             if p not in open_parts or offset >= ends[p][1]:
                 open_parts.discard(p)  # past the end taken at start: next run's work
                 continue
@@ -227,70 +246,81 @@ def _redrive(reader: Consumer, producer: Producer | None, source: str,
                 open_parts.discard(p)
             pending = _Pending(offset)
             batch.setdefault(p, []).append(pending)
-            summary.read += 1
-            _one(m, pending, reader, producer, source, reasons, dry_run, partitions_of, summary)
-            if summary.read % every == 0:
-                _say(f"redrive {source}: {summary.line(dry_run)}")
-            if summary.failed:
-                break  # stop taking more; what was sent is flushed and committed below
-        if not batch and time.monotonic() - idle_since > _IDLE_LIMIT_S:
-            summary.failed.append(f"no record from {source} for {_IDLE_LIMIT_S:.0f}s "
-                                  f"(partitions {sorted(open_parts)} unfinished)")
-            return
-        if producer is not None and (left := producer.flush(60)):
-            summary.failed.append(f"{left} re-produced records not acknowledged within 60 s")
-        if not dry_run:
-            _commit(reader, source, batch)
-        if summary.failed:
-            return  # the next run starts at the first record that was not acknowledged
+            self.summary.read += 1
+            self._one(m, pending)
+            if self.summary.read % self.every == 0:
+                _say(f"redrive {self.source}: {self.summary.line(self.dry_run)}")
+            if self.summary.failed:
+                break  # stop taking more; what was sent is flushed and committed
+        return batch
 
-
-def _one(m: Any, pending: _Pending, reader: Consumer, producer: Producer | None, source: str,
-         reasons: set[str], dry_run: bool, partitions_of: dict[str, int | None],
-         summary: Summary) -> None:
-    headers = list(m.headers() or ())
-    dlq = {k: (v or b"").decode(errors="replace") for k, v in headers if k.startswith("dlq.")}
-    where = f"{source}/{m.partition()}@{m.offset()}"
-    topic = dlq.get("dlq.original.topic")
-    reason = dlq.get("dlq.reason", "unknown") if topic else "not_a_dead_letter"
-    if topic is None or (reasons and reason not in reasons):
-        summary.skipped[reason] += 1
-        pending.ok = True
-        return
-    if topic not in partitions_of:
-        meta = reader.list_topics(topic, timeout=10).topics.get(topic)
-        partitions_of[topic] = (len(meta.partitions)
-                                if meta is not None and meta.error is None else None)
-    count = partitions_of[topic]
-    if count is None:
-        summary.failed.append(f"{where}: original topic {topic!r} does not exist")
-        pending.ok = False
-        return
-    extra: dict[str, Any] = {}
-    original_partition = _int(dlq.get("dlq.original.partition"))
-    if original_partition is not None and 0 <= original_partition < count:
-        extra["partition"] = original_partition  # else: the key decides, as for a new record
-    timestamp = _int(dlq.get("dlq.original.timestamp"))
-    if timestamp:
-        extra["timestamp"] = timestamp
-    if dry_run:
-        _say(f"would redrive {where} → {topic}/{extra.get('partition', 'by key')} "
-             f"(reason {reason}, original offset {dlq.get('dlq.original.offset', '?')})")
-        summary.redriven += 1
-        pending.ok = True
-        return
-
-    def acknowledged(err: KafkaError | None, _record: Any) -> None:
-        pending.ok = err is None
+    def _is_record(self, m: Any, open_parts: set[int]) -> bool:
+        err = m.error()
         if err is None:
-            summary.redriven += 1
+            return True
+        if err.code() == KafkaError._PARTITION_EOF:
+            open_parts.discard(m.partition())
+        elif err.fatal():
+            raise KafkaException(err)
         else:
-            summary.failed.append(f"{where} → {topic}: {err.str()}")
+            log.warning("reading %s/%s: %s", self.source, m.partition(), err.str())
+        return False
 
-    assert producer is not None
-    producer.produce(topic, value=m.value(), key=m.key(), on_delivery=acknowledged,
-                     headers=redriven_headers(headers, where), **extra)
-    producer.poll(0)
+    def _one(self, m: Any, pending: _Pending) -> None:
+        headers = list(m.headers() or ())
+        dlq = {k: (v or b"").decode(errors="replace") for k, v in headers if k.startswith("dlq.")}
+        where = f"{self.source}/{m.partition()}@{m.offset()}"
+        topic = dlq.get("dlq.original.topic")
+        reason = dlq.get("dlq.reason", "unknown") if topic else "not_a_dead_letter"
+        if topic is None or (self.reasons and reason not in self.reasons):
+            self.summary.skipped[reason] += 1
+            pending.ok = True
+            return
+        extra = self._target(topic, dlq)
+        if extra is None:
+            self.summary.failed.append(f"{where}: original topic {topic!r} does not exist")
+            pending.ok = False
+        elif self.dry_run:
+            _say(f"would redrive {where} → {topic}/{extra.get('partition', 'by key')} "
+                 f"(reason {reason}, original offset {dlq.get('dlq.original.offset', '?')})")
+            self.summary.redriven += 1
+            pending.ok = True
+        else:
+            self._produce(m, pending, topic, headers, where, extra)
+
+    def _target(self, topic: str, dlq: dict[str, str]) -> dict[str, Any] | None:
+        """Where in ``topic`` the record goes back (its original partition and timestamp);
+        None when the topic does not exist."""
+        if topic not in self._partitions_of:
+            meta = self.reader.list_topics(topic, timeout=10).topics.get(topic)
+            self._partitions_of[topic] = (len(meta.partitions)
+                                          if meta is not None and meta.error is None else None)
+        count = self._partitions_of[topic]
+        if count is None:
+            return None
+        extra: dict[str, Any] = {}
+        original_partition = _int(dlq.get("dlq.original.partition"))
+        if original_partition is not None and 0 <= original_partition < count:
+            extra["partition"] = original_partition  # else: the key decides, as for a new record
+        if timestamp := _int(dlq.get("dlq.original.timestamp")):
+            extra["timestamp"] = timestamp
+        return extra
+
+    def _produce(self, m: Any, pending: _Pending, topic: str, headers: list[Any], where: str,
+                 extra: dict[str, Any]) -> None:
+        summary = self.summary
+
+        def acknowledged(err: KafkaError | None, _record: Any) -> None:
+            pending.ok = err is None
+            if err is None:
+                summary.redriven += 1
+            else:
+                summary.failed.append(f"{where} → {topic}: {err.str()}")
+
+        assert self.producer is not None
+        self.producer.produce(topic, value=m.value(), key=m.key(), on_delivery=acknowledged,
+                              headers=redriven_headers(headers, where), **extra)
+        self.producer.poll(0)
 
 
 def _commit(reader: Consumer, source: str, batch: dict[int, list[_Pending]]) -> None:

@@ -110,25 +110,30 @@ def walk(refs: Sequence[str], get: Callable[[str], Record | None]) -> Resolution
     visited: list[str] = []
     missing: list[str] = []
     for start in refs:
-        email = phone = mobile = uid = None
-        seen: set[str] = set()
-        ref: str | None = start
-        while ref is not None and ref not in seen and len(seen) < MAX_DEPTH:
-            seen.add(ref)
-            visited.append(ref)
-            rec = get(ref)
-            if rec is None:
-                missing.append(ref)
-                break
-            if rec.alias_of is None and not (email or phone or mobile or uid):
-                # the usual end of a chain: nothing gathered before it, nothing after it
-                contact = rec.contact()
-                if contact is not None:
-                    return Resolution(contact, tuple(visited))
-                break
-            email, phone = email or rec.email, phone or rec.phone
-            mobile, uid = mobile or rec.mobile, uid or rec.unique_external_id
-            ref = rec.alias_of
-        if email or phone or mobile or uid:
-            return Resolution(Contact(email, phone, mobile, uid), tuple(visited))
+        contact = _follow(start, get, visited, missing)
+        if contact is not None:
+            return Resolution(contact, tuple(visited))
     return Resolution(None, tuple(visited), tuple(missing))
+
+
+def _follow(start: str, get: Callable[[str], Record | None], visited: list[str],
+            missing: list[str]) -> Contact | None:
+    """One chain from ``start``: the contact it ends in, with the fields the refs along it add
+    (the first ref's own identifiers first); notes every ref visited and the missing end."""
+    gathered = Contact()
+    seen: set[str] = set()
+    ref: str | None = start
+    while ref is not None and ref not in seen and len(seen) < MAX_DEPTH:
+        seen.add(ref)
+        visited.append(ref)
+        rec = get(ref)
+        if rec is None:
+            missing.append(ref)
+            break
+        if rec.alias_of is None and gathered.identifier() is None:
+            return rec.contact()  # the usual end of a chain: nothing gathered before it
+        gathered = Contact(gathered.email or rec.email, gathered.phone or rec.phone,
+                           gathered.mobile or rec.mobile,
+                           gathered.unique_external_id or rec.unique_external_id)
+        ref = rec.alias_of
+    return gathered if gathered.identifier() is not None else None
