@@ -35,6 +35,7 @@ kafka-jars: setup                   ## Apache Kafka from Maven Central into ~/.c
 
 lint: setup
 	$(BIN)/ruff check consumer consumer_devtools transforms tests bench examples
+	$(BIN)/mypy consumer transforms
 
 clean:
 	rm -rf $(VENV) .demo *.egg-info

@@ -44,5 +44,5 @@ def close_within(consumer: Any, timeout: float) -> bool:
               "(offsets are committed; the group moves its partitions after "
               "session.timeout.ms). Its threads' stacks follow on stderr", timeout)
     with contextlib.suppress(OSError, ValueError, AttributeError):  # no real stderr
-        faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
+        faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)  # type: ignore[arg-type]  # None: suppressed above
     return False

@@ -238,7 +238,8 @@ class ActivityConsumer:
         completed = self._completed.put
         for pending, future in zip(entries, self._station.submit(list(jobs)), strict=True):
             self.in_flight.delivering(pending, future)
-            future.add_done_callback(lambda _, entry=pending: completed(entry))
+            # on the thread that resolves it: one put, which only the poll thread reads
+            future.add_done_callback(lambda _, entry=pending: completed(entry))  # type: ignore[misc]
 
     def _settle(self, wait_s: float = 0.0) -> None:
         """Take in what delivery finished and what the broker acknowledged; move the watermarks.
