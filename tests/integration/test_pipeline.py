@@ -288,7 +288,7 @@ def test_a_close_that_never_returns_is_left_behind_after_close_timeout(
             release.wait(60)
             super().close()
 
-    monkeypatch.setattr("consumer.loop.Consumer", CloseNeverReturns)
+    monkeypatch.setattr("consumer.app.Consumer", CloseNeverReturns)
     topic = topic_factory(partitions=2, prefix="orders")
     events = _order_events(20, customers=5)
     produce(topic, _records(events))
@@ -318,7 +318,7 @@ def test_an_error_from_close_still_reaches_the_caller(
             super().close()
             raise RuntimeError("close failed on purpose")
 
-    monkeypatch.setattr("consumer.loop.Consumer", CloseFails)
+    monkeypatch.setattr("consumer.app.Consumer", CloseFails)
     topic = topic_factory(partitions=1, prefix="orders")
     running = run_consumer(consumer_setup(sandbox, {topic: "orders"}))
     registry = running.consumer.metrics.registry
@@ -344,7 +344,7 @@ def test_sigusr1_prints_every_threads_stack_and_the_consumer_carries_on(
         time.sleep(0.1)
     log = proc.log()
     assert 'in run' in log and "consumer/loop.py" in log, log[-3000:]  # the poll thread
-    assert "consumer/bridge.py" in log, log[-3000:]  # the delivery loop's thread
+    assert "consumer/delivery/bridge.py" in log, log[-3000:]  # the delivery loop's thread
     assert proc.proc.poll() is None, "a stack dump must not stop the consumer"
     proc.terminate()
     assert proc.wait(timeout=30) == 0

@@ -7,15 +7,8 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
-from consumer.ledger import (
-    Claim,
-    LedgerSettings,
-    LedgerUnavailable,
-    MemoryLedger,
-    RedisLedger,
-    make_ledger,
-    redact_url,
-)
+from consumer._redis import redact_url
+from consumer.ledger import Claim, LedgerSettings, LedgerUnavailable, MemoryLedger, RedisLedger, make_ledger
 
 
 class FakeClock:

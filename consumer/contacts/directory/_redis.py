@@ -29,10 +29,10 @@ from typing import Any
 
 import orjson
 
+from consumer._redis import Scrubber, connect, redact_url
 from consumer.contacts.directory._api import DirectoryUnavailable
 from consumer.contacts.directory._expiring import ExpiringRecords
 from consumer.contacts.directory._record import MAX_DEPTH, Record, Resolution, record_of, walk
-from consumer.ledger import Scrubber, redact_url
 from transforms.activity import Contact, Link
 
 # One EVALSHA per flush, the buffered Links as one JSON argument ([[ref, e, p, m, u, a], …],
@@ -95,14 +95,6 @@ class RedisDirectory:
     def __init__(self, url: str, *, prefix: str = "fdac-contacts:", ttl_s: float = 180 * 86400,
                  timeout_s: float = 1.0, cache_entries: int = 100_000, cache_ttl_s: float = 30,
                  max_buffered: int = 250, clock: Callable[[], float] = time.monotonic):
-        try:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.exceptions import ConnectionError as RedisConnectionError
-            from redis.retry import Retry
-        except ImportError:
-            raise RuntimeError("contacts backend redis needs the redis package: "
-                               "pip install 'redis>=5'") from None
         self.url = redact_url(url)
         self.prefix = prefix
         self.clock = clock
@@ -114,15 +106,7 @@ class RedisDirectory:
         self._max_buffered = max_buffered
         self._down_until = 0.0
         self._scrub = Scrubber(url)
-        try:
-            # One retry, on connection errors only: a connection that died with a restarted Redis
-            # fails at once and the retry opens a fresh one. A timeout is not retried: the poll
-            # thread waits at most timeout_s per call.
-            self._redis: Any = redis.Redis.from_url(
-                url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
-        except ValueError as e:
-            raise ValueError(f"contacts url {self.url}: {self._scrub(str(e))}") from None
+        self._redis: Any = connect(url, timeout_s=timeout_s, setting="contacts url")
         self._walk = self._redis.register_script(_WALK)
         self._learn = self._redis.register_script(_LEARN)
 

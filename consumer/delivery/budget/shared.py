@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from consumer.ledger import Scrubber, redact_url
+from consumer._redis import Scrubber, connect_async, redact_url
 
 __all__ = ["SharedSchedule", "SharedUnavailable", "Taken"]
 
@@ -69,18 +69,12 @@ class Taken:
 class SharedSchedule:
     def __init__(self, url: str, account: str, *, prefix: str = "fdac:budget:",
                  timeout_s: float = 0.5):
-        from redis.asyncio import Redis  # only the redis backend needs the package
-
         self.url = redact_url(url)
         base = f"{prefix}{{{account}}}:"  # one hash tag: the keys stay on one cluster slot
         self._keys = [base + k for k in ("tat", "closed", "taken", "answered")]
         self._timeout_s = timeout_s
         self._scrub = Scrubber(url)
-        try:
-            self._redis: Any = Redis.from_url(url, socket_timeout=timeout_s,
-                                              socket_connect_timeout=timeout_s)
-        except ValueError as e:
-            raise ValueError(f"freshdesk.budget url {self.url}: {self._scrub(str(e))}") from None
+        self._redis: Any = connect_async(url, timeout_s=timeout_s, setting="freshdesk.budget url")
         self._take = self._redis.register_script(_TAKE)
         self._close = self._redis.register_script(_CLOSE)
 
