@@ -119,6 +119,6 @@ def run_demo(workdir: str = ".demo", keep_open: bool | None = None) -> int:
             with contextlib.suppress(KeyboardInterrupt):
                 threading.Event().wait()
         else:
-            print(f"(the sandbox has stopped; to browse the timeline again: activity-consumer "
+            print(f"(the sandbox has stopped; to browse the timeline again: python -m consumer_devtools "
                   f"sandbox --db {work / 'sandbox.db'})")
     return 0
