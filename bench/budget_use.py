@@ -70,8 +70,9 @@ BODY = (b'{"activity":{"name":"Order #1001 placed","timestamp":"2024-05-01T09:02
 
 async def _replica(spec: dict[str, Any]) -> dict[str, Any]:
     from consumer.config import FreshdeskSettings, LedgerSettings
+    from consumer.delivery.answers import Answer
     from consumer.delivery.budget import make_budget
-    from consumer.delivery.freshdesk import Answer, FreshdeskClient
+    from consumer.delivery.freshdesk import FreshdeskClient
 
     freshdesk = FreshdeskSettings(base_url=spec["base_url"], api_key="sandbox-key",
                                   max_in_flight=spec["in_flight"], budget=spec["budget"])

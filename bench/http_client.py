@@ -7,10 +7,10 @@ time (not wall time, which the server and a noisy machine distort) per small POS
 - httpx.AsyncClient with its default transport (httpcore),
 - httpx.AsyncClient with the aiohttp transport (package httpx-aiohttp),
 - bare aiohttp.ClientSession (the floor),
-- the consumer's own FreshdeskClient (bare aiohttp plus classifying each answer into a Reply),
-- FreshdeskClient's http1 engine (consumer/http1.py: asyncio Protocols and httptools).
+- the consumer's own FreshdeskClient (aiohttp with bounded reads, plus classifying each answer
+  into a Reply). The hand-written httptools engine it had until 2026-12 measured ~150 µs.
 
-    .venv/bin/python bench/http_client.py [--requests 3000] [--repeat 3] [--only http1,bare]
+    .venv/bin/python bench/http_client.py [--requests 3000] [--repeat 3] [--only freshdesk,bare]
 
 Prints µs of client CPU per request (best of --repeat), of which user space (the libraries'
 Python; the rest is the kernel's, mostly loopback sends, noisy on a busy machine), and the ratio to
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import functools
 import os
 import platform
 import resource
@@ -98,13 +97,11 @@ async def _aiohttp_bare(url: str, n: int, concurrency: int) -> tuple[float, floa
         return await run(post, n, concurrency)
 
 
-async def _freshdesk_client(url: str, n: int, concurrency: int,
-                            engine: str = "aiohttp") -> tuple[float, float]:
+async def _freshdesk_client(url: str, n: int, concurrency: int) -> tuple[float, float]:
     from consumer.config import FreshdeskSettings
     from consumer.delivery.freshdesk import PATH, FreshdeskClient
     client = FreshdeskClient(FreshdeskSettings(base_url=url.removesuffix(PATH), api_key=AUTH[0],
-                                               max_in_flight=concurrency),
-                             engine=engine)  # type: ignore[arg-type]
+                                               max_in_flight=concurrency))
     try:
         return await run(lambda: _reply_status(client.post(BODY)), n, concurrency)
     finally:
@@ -120,7 +117,6 @@ def clients() -> dict[str, Client]:
         pass
     found["aiohttp (bare)"] = _aiohttp_bare
     found["FreshdeskClient"] = _freshdesk_client
-    found["FreshdeskClient (http1)"] = functools.partial(_freshdesk_client, engine="http1")
     return found
 
 

@@ -9,6 +9,7 @@ directory (with its bootstrap file), the waiting topic and the health server.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from consumer.contacts.directory import (
 )
 from consumer.contacts.waiting_topic import ensure_waiting_topic
 from consumer.dead_letters.producer import DeadLetterProducer
+from consumer.delivery.account import HALTED
 from consumer.delivery.budget import make_budget
 from consumer.delivery.deliverer import Deliverer
 from consumer.delivery.freshdesk import FreshdeskClient
@@ -50,7 +52,7 @@ class Wiring:
     dead_letters: Callable[[], DeadLetterProducer]
     directory: Callable[[], ContactDirectory]
     ensure_topic: Callable[[dict[str, Any], str, int], None]  # the waiting topic
-    health: Callable[[Check], HealthServer | None]
+    health: Callable[[Readiness], HealthServer | None]
 
 
 def build(config: Config, router: Router | None = None, *, metrics: Metrics = METRICS,
@@ -73,14 +75,18 @@ def wiring(config: Config, metrics: Metrics = METRICS) -> Wiring:
 
 
 def delivery_station(config: Config, metrics: Metrics, readiness: Readiness) -> DeliveryStation:
-    def halted(reason: str | None) -> None:  # called on the delivery thread, its cause's owner
-        readiness.set("delivery", None if reason is None else f"delivery halted: {reason}")
+    def account(kind: str, reason: str | None) -> None:  # on the delivery thread, the causes' owner
+        if kind == HALTED:
+            readiness.set("delivery", None if reason is None else f"delivery halted: {reason}")
+        else:
+            since = time.strftime("%H:%M:%S UTC", time.gmtime())
+            readiness.set("freshdesk", None if reason is None else f"{reason} (since {since})")
 
     async def make() -> Deliverer:
         client = FreshdeskClient(config.freshdesk)
         budget = make_budget(config.freshdesk, config.ledger, metrics)
         return Deliverer(client, config.freshdesk, budget=budget, ledger=make_ledger(config.ledger),
-                         metrics=metrics, on_halt=halted)
+                         metrics=metrics, on_account=account)
     return DeliveryStation(make)
 
 
@@ -98,13 +104,24 @@ def contact_directory(config: Config) -> ContactDirectory:
     return directory
 
 
-def health_server(config: Config, metrics: Metrics, readiness: Check) -> HealthServer | None:
+def _with_outside(liveness: Check, readiness: Readiness) -> Check:
+    """Liveness, with what is wrong outside the process in its detail: a restart cannot fix an
+    unreachable Freshdesk, so it never fails liveness, but /healthz says so."""
+    def check() -> tuple[bool, str]:
+        ok, why = liveness()
+        outside = readiness.reason("freshdesk")
+        return ok, f"{why}; {outside}" if outside else why
+    return check
+
+
+def health_server(config: Config, metrics: Metrics, readiness: Readiness) -> HealthServer | None:
     settings = config.metrics
     if not settings.enabled:
         return None
     server = HealthServer.from_settings(
         settings, registry=metrics.registry,
-        liveness=poll_liveness(settings.liveness_timeout_s, metrics.registry),
-        readiness=readiness).start()
+        liveness=_with_outside(poll_liveness(settings.liveness_timeout_s, metrics.registry),
+                               readiness),
+        readiness=readiness.check).start()
     log.info("metrics", extra={"port": server.port, "paths": "/metrics /healthz /readyz"})
     return server

@@ -352,7 +352,7 @@ class ActivityConsumer:
 
     def _start(self) -> None:
         w, config = self._wiring, self.config
-        self._health = w.health(self.readiness.check)
+        self._health = w.health(self.readiness)
         self._station = w.station(self.readiness)
         self._dlq = w.dead_letters()
         self._dead_letters = DeadLetterSender(self._dlq, config.dead_letter.breaker, self.in_flight,

@@ -83,10 +83,19 @@ class Metrics:
         self.in_flight = Gauge(_P + "freshdesk_in_flight_requests",
                                "Requests on the wire to Freshdesk now.", registry=r)
         self.halted = Gauge(_P + "halted",
-                            "1 while delivery is halted, by reason (unauthorized, forbidden, not_found: "
-                            "Freshdesk refused us; dead_letter_breaker: a topic dead-letters too "
-                            "much); 0 otherwise.",
+                            "1 while delivery is halted, by reason (unauthorized, forbidden, "
+                            "not_found, redirect, proxy_auth: the configuration is wrong; "
+                            "dead_letter_breaker: a topic dead-letters too much); 0 otherwise.",
                             ["reason"], registry=r)
+        self.unreachable_since = Gauge(_P + "freshdesk_unreachable_since_timestamp_seconds",
+                                       "When Freshdesk became unreachable (refused, DNS, TLS, "
+                                       "timeouts, 502/503/504, every recent call failing): "
+                                       "delivery waits and probes; 0 while it is reachable.",
+                                       registry=r)
+        self.unreachable = Gauge(_P + "freshdesk_unreachable",
+                                 "1 while Freshdesk is unreachable, by cause (connection, dns, tls, "
+                                 "timeout, proxy, server_error, too_large, bad_answer).",
+                                 ["cause"], registry=r)
         # --- the account budget (consumer/budget): paced, shared, spent? --------------------------
         self.budget_used = Gauge(_P + "budget_window_used_calls",
                                  "Calls spent in the account's current window by everyone (Total - "

@@ -39,6 +39,8 @@ REASONS = {
     "validation": "the activity breaks the Freshdesk contract (fix the transform)",
     "rejected": "Freshdesk answered 4xx for the activity (see dlq.response)",
     "retries_exhausted": "Freshdesk kept failing (5xx, timeouts) for this activity",
+    "unavailable": "Freshdesk was unreachable for longer than freshdesk.give_up_after_s "
+                   "(off by default; redrive once it is back)",
     "contact_unresolved": "no event taught the contact directory who the customer is within "
                           "contacts.wait_s (feed it, then redrive)",
 }

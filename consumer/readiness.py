@@ -16,7 +16,8 @@ __all__ = ["CAUSES", "Readiness"]
 # cause → who writes it
 CAUSES = {
     "starting": "the poll thread, until it has subscribed",
-    "delivery": "the delivery thread: halted (401/403/404)",
+    "delivery": "the delivery thread: halted (401/403/404, a redirect: the configuration)",
+    "freshdesk": "the delivery thread: Freshdesk unreachable (refused, DNS, TLS, timeouts, 5xx)",
     "dead_letters": "the poll thread: a topic's dead-letter breaker tripped",
 }
 

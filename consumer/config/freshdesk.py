@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -86,11 +87,14 @@ class FreshdeskSettings(_Section):
     api_key: SecretStr
     timeout_s: float = Field(10.0, gt=0)
     max_in_flight: int = Field(16, ge=1, le=512)  # concurrent requests to this account
-    # The HTTP client under the posts. "http1": consumer/delivery/http1.py, a keep-alive pool on
-    # asyncio Protocols and httptools (a fraction of aiohttp's CPU per POST,
-    # bench/http_client.py). "aiohttp": a bare aiohttp session. Both give the same answers,
-    # timeouts and errors.
-    http_engine: Literal["http1", "aiohttp"] = "http1"
+    # The forward proxy to reach Freshdesk through, e.g. http://user:${PROXY_PASSWORD}@proxy:3128
+    # (never logged). Unset: HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment, as curl.
+    proxy: SecretStr | None = None
+    # The largest answer read; a larger one fails the attempt and drops the connection.
+    max_answer_bytes: int = Field(1024 * 1024, ge=4096, le=64 * 1024 * 1024)
+    # Freshdesk unreachable (refused, DNS, TLS, timeouts, 502/503/504): delivery waits and probes,
+    # nothing is dead-lettered. Set this to dead-letter (reason "unavailable") what waited longer.
+    give_up_after_s: float | None = Field(None, gt=0)
     halt_probe_interval_s: float = Field(30.0, gt=0)  # how often a halted consumer retries
     retry: RetrySettings = RetrySettings()
     budget: BudgetSettings = BudgetSettings()  # pacing to the account's rate budget
@@ -100,12 +104,24 @@ class FreshdeskSettings(_Section):
         if (self.domain is None) == (self.base_url is None):
             raise ValueError("give exactly one of freshdesk.domain or freshdesk.base_url")
         if self.base_url is not None and not re.match(
-            r"^(https://|http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$))", self.base_url
+            r"^(https://|http://(127\.0\.0\.1|localhost|\[::1\]|[a-z0-9.-]+\.test)(:\d+)?(/|$))",
+            self.base_url
         ):
             raise ValueError(
-                "base_url must be https://…, or http:// only for a local sandbox (127.0.0.1)"
+                "base_url must be https://…, or http:// only for a local sandbox (127.0.0.1, "
+                "localhost, or a .test name)"
             )
+        if self.proxy is not None:
+            scheme = urlsplit(self.proxy.get_secret_value()).scheme
+            if scheme not in ("http", "https"):
+                raise ValueError(f"freshdesk.proxy must start with http:// or https:// "
+                                 f"(got {scheme or 'no scheme'})")
         return self
+
+    @property
+    def proxy_password(self) -> str | None:
+        """The password inside ``proxy`` (for logs.register_secret), if any."""
+        return url_password(self.proxy)
 
     @property
     def url(self) -> str:

@@ -51,6 +51,7 @@ class Config(_Section):
         passwords, the librdkafka secrets (SASL, key passwords)."""
         found = [self.freshdesk.api_key.get_secret_value(), self.ledger.url_password,
                  self.contacts.url_password, self.freshdesk.budget.url_password,
+                 self.freshdesk.proxy_password,
                  *kafka_settings.secret_values(self.kafka)]
         return [s for s in found if s]
 

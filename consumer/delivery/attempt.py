@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import orjson
 
 from consumer.config import RetrySettings
-from consumer.delivery.freshdesk import Answer, Reply
+from consumer.delivery.answers import Answer, Reply
 from consumer.ledger import Claim, Ledger, LedgerUnavailable
 from consumer.metrics import Metrics
 from consumer.outcomes import Failure
@@ -38,10 +38,12 @@ def backoff(attempt: int, retry: RetrySettings, rand: Callable[[], float] = rand
 
 @dataclass(slots=True)
 class Tries:
-    """One activity's failed attempts so far (429s and halts never count)."""
+    """One activity's failed attempts so far (429s, halts and outages never count)."""
 
     attempts: int = 0
     first_failure: float | None = None  # epoch seconds
+    unavailable_since: float | None = None  # when it first met an unreachable Freshdesk
+    probes: int = 0  # attempts as the probe of an unreachable account (its backoff)
 
 
 class Verdict(enum.Enum):
@@ -49,7 +51,8 @@ class Verdict(enum.Enum):
     RETRY = "retry"  # wait ``wait_s``, then again
     THROTTLED = "throttled"  # the account's budget is spent for ``wait_s`` (Retry-After)
     DEAD_LETTER = "dead_letter"  # ``failure``
-    HALT = "halt"  # our credentials or address are wrong: the halt gate's business
+    HALT = "halt"  # our configuration is wrong: the account gate's business
+    UNAVAILABLE = "unavailable"  # Freshdesk cannot be reached: probe again after ``wait_s``
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +64,24 @@ class Decision:
 
 
 class RetryPolicy:
-    def __init__(self, retry: RetrySettings, rand: Callable[[], float] = random.random):
+    def __init__(self, retry: RetrySettings, give_up_after_s: float | None = None,
+                 rand: Callable[[], float] = random.random):
         self.retry = retry
+        self.give_up_after_s = give_up_after_s
         self._rand = rand
 
-    def decide(self, reply: Reply, tries: Tries, now: float) -> Decision:
-        """What comes after ``reply``; counts the attempt in ``tries`` when it failed."""
+    def decide(self, reply: Reply, tries: Tries, now: float, account_failing: bool = False
+               ) -> Decision:
+        """What comes after ``reply``; counts the attempt in ``tries`` when it failed because
+        of the message. ``account_failing``: every recent call of the account failed
+        (consumer.delivery.account.AccountHealth), so a TRANSIENT failure is the account's."""
         answer = reply.answer
         if answer is Answer.DELIVERED:
             return Decision(Verdict.DELIVERED)
         if answer is Answer.HALT:
             return Decision(Verdict.HALT)
+        if answer is Answer.UNAVAILABLE or (answer is Answer.TRANSIENT and account_failing):
+            return self._unavailable(reply, tries, now)
         tries.first_failure = tries.first_failure or now
         if answer is Answer.THROTTLED:
             assert reply.retry_after is not None  # classify gives every 429 one
@@ -87,6 +97,21 @@ class RetryPolicy:
                 f"{now - tries.first_failure:.0f}s: {_describe(reply)}", reply, tries, now)
         return Decision(Verdict.RETRY, backoff(tries.attempts, retry, self._rand),
                         cause=_retry_cause(reply))
+
+    def _unavailable(self, reply: Reply, tries: Tries, now: float) -> Decision:
+        since = tries.unavailable_since = tries.unavailable_since or now
+        if self.give_up_after_s is not None and now - since >= self.give_up_after_s:
+            return self.gave_up(tries, now, _describe(reply))
+        tries.probes += 1
+        return Decision(Verdict.UNAVAILABLE, backoff(tries.probes, self.retry, self._rand),
+                        cause=reply.cause or _retry_cause(reply))
+
+    def gave_up(self, tries: Tries, now: float, last: str) -> Decision:
+        """freshdesk.give_up_after_s passed while Freshdesk could not be reached."""
+        since = tries.unavailable_since or now
+        return Decision(Verdict.DEAD_LETTER, failure=Failure(
+            "unavailable", f"Freshdesk unreachable for {now - since:.0f}s (freshdesk.give_up_after_s "
+            f"{self.give_up_after_s:g}): {last}", None, last, tries.attempts, since, now))
 
     @staticmethod
     def _dead_letter(reason: str, error: str, reply: Reply, tries: Tries, now: float) -> Decision:

@@ -33,11 +33,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from consumer.config import FreshdeskSettings
-from consumer.delivery.attempt import KeyClaim, RetryPolicy, Tries, Verdict
+from consumer.delivery.account import HALTED, UNAVAILABLE, AccountGate, AccountHealth
+from consumer.delivery.answers import Answer, Reply, halt_class, halt_reason
+from consumer.delivery.attempt import Decision, KeyClaim, RetryPolicy, Tries, Verdict
 from consumer.delivery.budget import AccountBudget
 from consumer.delivery.contact_turns import ContactTurns
-from consumer.delivery.freshdesk import Answer, FreshdeskClient, Reply
-from consumer.delivery.halt import HaltGate, halt_class, halt_reason
+from consumer.delivery.freshdesk import FreshdeskClient
 from consumer.job import ABANDONED, Abandoned, Job, Result
 from consumer.ledger import Claim, Ledger, LedgerUnavailable, MemoryLedger
 from consumer.metrics import METRICS, Children, Metrics
@@ -70,15 +71,19 @@ class Deliverer:
 
     def __init__(self, client: FreshdeskClient, settings: FreshdeskSettings,
                  budget: AccountBudget | None = None, ledger: Ledger | None = None,
-                 metrics: Metrics = METRICS, on_halt: Callable[[str | None], None] | None = None):
+                 metrics: Metrics = METRICS,
+                 on_account: Callable[[str, str | None], None] | None = None):
         self.client = client
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
         self.metrics = metrics
         self.settings = settings
         self.budget = budget or AccountBudget()
-        self.gate = HaltGate(on_halt)
+        self._on_account = on_account
+        self._halt_label = self._unreachable_cause = ""  # of the latest close: its metric label
+        self.gate = AccountGate(self._account_changed)
+        self.health = AccountHealth()
         self._ledger_failures = 0
-        self.policy = RetryPolicy(settings.retry)
+        self.policy = RetryPolicy(settings.retry, settings.give_up_after_s)
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._turns = ContactTurns()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -184,20 +189,20 @@ class Deliverer:
             while True:
                 if run.abandoned:
                     return ABANDONED
-                reply = await self._attempt(delivery, run, claim, probing)
+                reply = await self._attempt(delivery, run, claim, probing, tries)
                 if reply is None:
                     continue  # not sent: halted, throttled, or the key is busy elsewhere
                 if not isinstance(reply, Reply):
-                    return reply  # _SKIPPED or ABANDONED
-                decision = self.policy.decide(reply, tries, time.time())
-                if decision.verdict is Verdict.HALT:
-                    probing = await self._halted(reply, probing)
+                    return reply  # _SKIPPED, ABANDONED, or the Failure of a wait given up
+                decision = self.policy.decide(reply, tries, time.time(), self.health.failing)
+                if decision.verdict in (Verdict.HALT, Verdict.UNAVAILABLE):
+                    probing = await self._closed(reply, decision, probing)
                     continue
                 if probing:
                     probing = False
                     log.warning("delivery resumed: Freshdesk accepts our requests again "
                                 "(status=%s)", reply.status)
-                    self._reopen_gate()
+                    self.gate.open()
                 if decision.verdict is Verdict.DELIVERED:
                     return None
                 if decision.verdict is Verdict.DEAD_LETTER:
@@ -214,15 +219,18 @@ class Deliverer:
                 await asyncio.sleep(decision.wait_s)
         finally:
             if probing:  # stopped while probing: let a waiting request take over the probe
-                self._reopen_gate()
+                self.gate.open()
             claim.end()
 
-    async def _attempt(self, delivery: Delivery, run: _Run, claim: KeyClaim, probing: bool
-                       ) -> Reply | _Skipped | Abandoned | None:
-        """One attempt when its turn comes (halt gate, budget, a request slot, the key's claim):
-        the reply, _SKIPPED (known delivered), ABANDONED, or None when nothing was sent."""
-        if not probing:
-            await self.gate.wait()
+    async def _attempt(self, delivery: Delivery, run: _Run, claim: KeyClaim, probing: bool,
+                       tries: Tries) -> Reply | _Skipped | Abandoned | Failure | None:
+        """One attempt when its turn comes (the account gate, budget, a request slot, the key's
+        claim): the reply, _SKIPPED (known delivered), ABANDONED, a Failure (it waited for an
+        unreachable Freshdesk past give_up_after_s), or None when nothing was sent."""
+        if not probing and not self.gate.is_open:
+            gave_up = await self._wait_at_gate(tries)
+            if gave_up is not None:
+                return gave_up
         await self.budget.wait()
         reply: Reply | None = None
         try:
@@ -230,7 +238,7 @@ class Deliverer:
                 if run.abandoned:
                     return ABANDONED
                 if (not probing and not self.gate.is_open) or self.budget.throttled_for > 0:
-                    return None  # halted or throttled while we waited for the slot: again
+                    return None  # halted, unreachable or throttled meanwhile: again
                 found = await claim.take()  # None: the ledger is away
                 if found is Claim.DELIVERED:
                     return _SKIPPED
@@ -250,18 +258,52 @@ class Deliverer:
         self._observe(reply, seconds)
         return reply
 
-    async def _halted(self, reply: Reply, probing: bool) -> bool:
-        """A 401/403/404: close the gate (or keep probing) and wait to probe again."""
-        if probing or self.gate.close(halt_reason(reply)):
+    async def _wait_at_gate(self, tries: Tries) -> Failure | None:
+        """Wait while the account is halted or unreachable; with freshdesk.give_up_after_s, a
+        wait for an unreachable Freshdesk ends in a Failure once it lasted that long."""
+        give_up = self.policy.give_up_after_s
+        while not self.gate.is_open:
+            if give_up is None or self.gate.kind != UNAVAILABLE:
+                await self.gate.wait()
+                continue
+            now = time.time()
+            tries.unavailable_since = tries.unavailable_since or now
+            if not await self.gate.wait(tries.unavailable_since + give_up - now):
+                return self.policy.gave_up(tries, time.time(), self.gate.reason or "").failure
+        return None
+
+    async def _closed(self, reply: Reply, decision: Decision, probing: bool) -> bool:
+        """Halted or unreachable: close the gate (the first to see it becomes the probe) or keep
+        probing, and wait to probe again. Returns whether this request is the probe."""
+        halted = decision.verdict is Verdict.HALT
+        kind, reason = (HALTED, halt_reason(reply)) if halted else (UNAVAILABLE, _unreachable(reply))
+        self._halt_label, self._unreachable_cause = halt_class(reply.status), decision.cause
+        if self.gate.close(kind, reason) or probing:
             if not probing:
-                self.metrics.halted.labels(halt_class(reply)).set(1)
-                log.error("delivery halted: %s; every %.0fs one request probes until it "
-                          "succeeds; nothing is committed meanwhile",
-                          self.gate.reason, self.settings.halt_probe_interval_s)
-            probing = True
-            self.metrics.retries.labels("halted").inc()
-            await asyncio.sleep(self.settings.halt_probe_interval_s)
-        return probing
+                log.error("delivery %s: %s; one request probes (%s) until it succeeds; nothing "
+                          "is dead-lettered or committed meanwhile", kind, reason,
+                          f"every {self.settings.halt_probe_interval_s:g}s" if halted
+                          else "backing off up to retry.max_backoff_s")
+            self.metrics.retries.labels("halted" if halted else "unavailable").inc()
+            await asyncio.sleep(self.settings.halt_probe_interval_s if halted else decision.wait_s)
+            return True
+        return False
+
+    def _account_changed(self, kind: str, reason: str | None) -> None:
+        """The gate closed, changed or opened: metrics, then the rest of the process."""
+        if kind == HALTED:
+            for label in ("unauthorized", "forbidden", "not_found", "redirect", "proxy_auth"):
+                self.metrics.halted.labels(label).set(0)
+            if reason is not None:
+                self.metrics.halted.labels(self._halt_label).set(1)
+        else:
+            self.metrics.unreachable_since.set(self.gate.since or 0 if reason is not None else 0)
+            for cause in _UNREACHABLE_CAUSES:
+                self.metrics.unreachable.labels(cause).set(0)
+            if reason is not None:
+                self.metrics.unreachable.labels(self._unreachable_cause).set(1)
+        if self._on_account is not None:
+            self._on_account(kind, reason)
 
     async def _post(self, delivery: Delivery, run: _Run) -> tuple[Reply, float]:
         """One attempt on the wire; after a 200 the one ledger write, before anything else."""
@@ -309,15 +351,18 @@ class Deliverer:
             self._ledger_failures = 0
             log.warning("idempotency ledger answers again; delivery goes on")
 
-    def _reopen_gate(self) -> None:
-        self.gate.open()
-        for reason in ("unauthorized", "forbidden", "not_found"):
-            self.metrics.halted.labels(reason).set(0)
-
     def _observe(self, reply: Reply, seconds: float) -> None:
+        self.health.record(reply)
         self.budget.observe(reply.budget_total, reply.budget_remaining, reply.budget_used)
         status_class = "none" if reply.status is None else (
             "429" if reply.status == 429 else f"{reply.status // 100}xx")
         self._request_seconds(reply.answer.value, status_class).observe(seconds)
 
 
+_UNREACHABLE_CAUSES = ("connection", "dns", "tls", "timeout", "proxy", "server_error", "too_large",
+                       "bad_answer")
+
+
+def _unreachable(reply: Reply) -> str:
+    what = f"status {reply.status}" if reply.status is not None else reply.detail
+    return f"Freshdesk unreachable: {what}"

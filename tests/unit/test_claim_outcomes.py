@@ -12,8 +12,8 @@ import concurrent.futures
 from prometheus_client import CollectorRegistry
 
 from consumer.config import FreshdeskSettings, RetrySettings
+from consumer.delivery.answers import Answer, Reply
 from consumer.delivery.deliverer import Deliverer
-from consumer.delivery.freshdesk import Answer, Reply
 from consumer.job import ABANDONED, Job
 from consumer.ledger import Claim, MemoryLedger
 from consumer.message import Message

@@ -13,8 +13,8 @@ import concurrent.futures
 import pytest
 
 from consumer.config import FreshdeskSettings, RetrySettings
+from consumer.delivery.answers import Answer, Reply
 from consumer.delivery.deliverer import Deliverer
-from consumer.delivery.freshdesk import Answer, Reply
 from consumer.job import Job
 from consumer.ledger import MemoryLedger
 from consumer.message import Message

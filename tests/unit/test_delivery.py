@@ -9,8 +9,8 @@ import time
 from collections import defaultdict
 
 from consumer.config import FreshdeskSettings, RetrySettings
+from consumer.delivery.answers import Answer, Reply
 from consumer.delivery.deliverer import Deliverer
-from consumer.delivery.freshdesk import Answer, Reply
 from consumer.job import ABANDONED, Job
 from consumer.message import Message
 from consumer.outcomes import Delivery
@@ -23,8 +23,9 @@ class FakeFreshdesk:
 
     url = "http://fake"
 
-    def __init__(self, script=(), latency=0.01):
+    def __init__(self, script=(), latency=0.01, by_contact=None):
         self.script = list(script)
+        self.by_contact = by_contact or {}  # contact → its own script, before the shared one
         self.latency = latency
         self.calls: list[tuple[float, bytes]] = []
         self.active: dict[bytes, int] = defaultdict(int)
@@ -41,6 +42,9 @@ class FakeFreshdesk:
         self.max_active = max(self.max_active, self._active_total)
         try:
             await asyncio.sleep(self.latency)
+            own = self.by_contact.get(contact.decode())
+            if own:
+                return own.pop(0)
             return self.script.pop(0) if self.script else OK
         finally:
             self.active[contact] -= 1
@@ -108,7 +112,7 @@ def test_halt_posts_one_probe_at_a_time_settles_nothing_and_resumes_on_success()
     halts: list[str | None] = []
 
     async def scenario():
-        deliverer = Deliverer(fake, settings(), on_halt=halts.append)
+        deliverer = Deliverer(fake, settings(), on_account=lambda _kind, why: halts.append(why))
         futures = start(deliverer, [job(i, f"c{i}") for i in range(6)])
         while len(fake.calls) < 7:  # the 6 first tries and the first probe
             await asyncio.sleep(0.005)
@@ -127,13 +131,59 @@ def test_halt_posts_one_probe_at_a_time_settles_nothing_and_resumes_on_success()
     assert len(fake.calls) == 6 + 4 + 6, "4 failed probes, then the 6 activities once each"
 
 
-def test_transient_failures_retry_then_dead_letter_as_retries_exhausted():
-    errors = [Reply(Answer.TRANSIENT, 503, "busy")] * 3
-    fake = FakeFreshdesk(errors, latency=0.001)
-    _, (failure,) = asyncio.run(run_jobs(fake, [job(0, "c")]))
+def test_a_5xx_on_one_body_while_others_succeed_retries_then_dead_letters_as_retries_exhausted():
+    errors = [Reply(Answer.TRANSIENT, 500, "boom")] * 3
+    fake = FakeFreshdesk(latency=0.01, by_contact={"bad": errors})
+    others = [job(i, f"ok{i}") for i in range(1, 61)]  # their 200s come between bad's attempts
+    deliverer, (failure, *rest) = asyncio.run(run_jobs(fake, [job(0, "bad"), *others]))
+    assert rest == [None] * 60
     assert failure.reason == "retries_exhausted" and failure.attempts == 3
-    assert failure.status == 503 and "3 attempts" in failure.error
+    assert failure.status == 500 and "3 attempts" in failure.error
     assert failure.first_failure <= failure.last_failure
+    assert deliverer.gate.is_open, "one body's failures are not the account's"
+
+
+def test_every_recent_call_failing_is_the_accounts_outage_nothing_is_dead_lettered():
+    errors = [Reply(Answer.TRANSIENT, 500, "boom")] * 12  # more than max_attempts x jobs' share
+    fake = FakeFreshdesk(errors, latency=0.001)
+    changes: list[tuple[str, str | None]] = []
+
+    async def scenario():
+        deliverer = Deliverer(fake, settings(max_in_flight=2),
+                              on_account=lambda kind, why: changes.append((kind, why)))
+        futures = start(deliverer, [job(i, f"c{i}") for i in range(3)])
+        return await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), 10)
+    assert asyncio.run(scenario()) == [None] * 3, "delivered once the account answers again"
+    assert changes[0][0] == "unavailable" and "status 500" in changes[0][1]
+    assert changes[-1] == ("unavailable", None)
+
+
+def test_refused_connections_close_the_gate_at_once_probe_one_at_a_time_and_resume():
+    refused = Reply(Answer.UNAVAILABLE, None, "connection failed: refused", sent=False,
+                    cause="connection")
+    fake = FakeFreshdesk([refused] * 8, latency=0.001)
+    changes: list[tuple[str, str | None]] = []
+
+    async def scenario():
+        deliverer = Deliverer(fake, settings(), on_account=lambda k, why: changes.append((k, why)))
+        futures = start(deliverer, [job(i, f"c{i}") for i in range(5)])
+        results = await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), 10)
+        return deliverer, results
+    deliverer, results = asyncio.run(scenario())
+    assert results == [None] * 5 and deliverer.gate.is_open
+    assert [k for k, _ in changes] == ["unavailable", "unavailable"] and changes[1][1] is None
+    assert deliverer.metrics.unreachable_since._value.get() == 0, "reachable again: 0"
+    assert len(fake.calls) == 8 + 5, "the failed calls, then each activity once"
+
+
+def test_give_up_after_dead_letters_what_waited_longer_for_an_unreachable_freshdesk():
+    refused = Reply(Answer.UNAVAILABLE, None, "connection failed: refused", sent=False,
+                    cause="connection")
+    fake = FakeFreshdesk([refused] * 10_000, latency=0.001)
+    _, results = asyncio.run(run_jobs(fake, [job(i, f"c{i}") for i in range(3)],
+                                      cfg=settings(give_up_after_s=0.3)))
+    assert [f.reason for f in results] == ["unavailable"] * 3
+    assert all("give_up_after_s 0.3" in f.error for f in results)
 
 
 def test_a_400_is_dead_lettered_at_once_with_freshdesks_answer():

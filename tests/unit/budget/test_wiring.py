@@ -7,9 +7,9 @@ import asyncio
 from prometheus_client import CollectorRegistry
 
 from consumer.config import BudgetSettings
+from consumer.delivery.answers import Answer, Reply
 from consumer.delivery.budget import AccountBudget
 from consumer.delivery.deliverer import Deliverer
-from consumer.delivery.freshdesk import Answer, Reply
 from consumer.metrics import Metrics
 from tests.unit.test_delivery import FakeFreshdesk, job, settings, start
 
