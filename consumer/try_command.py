@@ -19,11 +19,12 @@ A FILE holds one JSON event (it may span lines) or JSON Lines, one event per lin
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 import orjson
 
@@ -34,9 +35,6 @@ from consumer.transform_runner import run_transform
 from transforms import EventMeta, Filtered, Link
 from transforms import resolve as resolve_transform
 from transforms.probe import probe_of
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = ["add_parser", "run"]
 
@@ -77,12 +75,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (LookupError, ValueError) as e:
         print(f"error: {e}", file=out)
         return 2
-    client = None
-    if args.post:
-        import httpx  # only for --post
-
-        client = httpx.Client(auth=httpx.BasicAuth(args.api_key, "X"), timeout=10,
-                              headers={"Content-Type": "application/json"})
+    try:
+        client = _Poster(args.post, args.api_key) if args.post else None
+    except ValueError as e:
+        print(f"error: --post {args.post}: {e}", file=out)
+        return 2
     directory = LearningDirectory(MemoryDirectory())
     rejected = 0
     try:
@@ -101,8 +98,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 rejected += 1
                 continue
             meta = EventMeta(args.topic, 0, offset, datetime.now(UTC), None, headers)
-            rejected += _show(transform, args.transform, event, meta, directory, client,
-                              args.post, out)
+            rejected += _show(transform, args.transform, event, meta, directory, client, out)
     except (OSError, BootstrapError) as e:
         print(f"error: {e}", file=out)
         return 2
@@ -113,7 +109,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def _show(transform: Any, name: str, event: Any, meta: EventMeta, directory: LearningDirectory,
-          client: httpx.Client | None, base_url: str | None, out: TextIO) -> int:
+          client: _Poster | None, out: TextIO) -> int:
     """Prints what ``event`` becomes (through the consumer's own transform runner); returns 1
     when it was rejected, else 0."""
     outcome = run_transform(transform, name, event, meta, directory)
@@ -136,8 +132,8 @@ def _show(transform: Any, name: str, event: Any, meta: EventMeta, directory: Lea
         print(f"activity  key={delivery.key}", file=out)
         print(orjson.dumps(orjson.loads(delivery.body), option=orjson.OPT_INDENT_2).decode(),
               file=out)
-        if client is not None and base_url is not None:
-            failed |= _post(client, base_url, delivery.body, out)
+        if client is not None:
+            failed |= client.post(delivery.body, out)
     return failed
 
 
@@ -155,19 +151,56 @@ def _target(link: Link) -> str:
 _SHOWN_AS = {"validation": "contract"}  # the dead-letter reason, in the words of a transform author
 
 
-def _post(client: httpx.Client, base_url: str, body: bytes, out: TextIO) -> int:
-    import httpx
+class _Poster:
+    """``--post``: the consumer's own FreshdeskClient on a loop of its own, so an answer means
+    what it means to the consumer (a 429 is a wait, not a failure)."""
 
-    url = base_url.rstrip("/") + PATH
-    try:
-        response = client.post(url, content=body)
-    except httpx.HTTPError as e:
-        print(f"posted to {url}: no answer ({type(e).__name__}: {e})", file=out)
-        return 1
-    ok = 200 <= response.status_code < 300
-    detail = "" if ok else f": {response.text[:500]}"
-    print(f"posted to {url}: {response.status_code} {response.reason_phrase}{detail}", file=out)
-    return 0 if ok else 1
+    def __init__(self, base_url: str, api_key: str):
+        from pydantic import ValidationError
+
+        from consumer.config import FreshdeskSettings
+        from consumer.delivery.freshdesk import FreshdeskClient
+
+        try:
+            settings = FreshdeskSettings(base_url=base_url, api_key=api_key)
+        except ValidationError as e:
+            raise ValueError("; ".join(err["msg"].removeprefix("Value error, ")
+                                       for err in e.errors())) from None
+        self._runner = asyncio.Runner()
+        self._client = FreshdeskClient(settings)
+        self.url = self._client.url
+
+    def post(self, body: bytes, out: TextIO) -> int:
+        """Posts; prints what the consumer would do with the answer; 1 unless delivered or
+        throttled (the consumer waits and posts it again)."""
+        from consumer.delivery.answers import Answer
+
+        reply = self._runner.run(self._client.post(body))
+        said = f"{reply.status}" if reply.status is not None else "no answer"
+        print(f"posted to {self.url}: {said} {_meaning(reply)}", file=out)
+        return 0 if reply.answer in (Answer.DELIVERED, Answer.THROTTLED) else 1
+
+    def close(self) -> None:
+        self._runner.run(self._client.aclose())
+        self._runner.close()
+
+
+def _meaning(reply: Any) -> str:
+    """What the consumer would do with this answer, in words."""
+    from consumer.delivery.answers import Answer, halt_reason
+
+    detail = reply.detail[:500]
+    if reply.answer is Answer.DELIVERED:
+        return "delivered: on the timeline"
+    if reply.answer is Answer.THROTTLED:
+        return f"throttled: the consumer would wait {reply.retry_after:g} s (Retry-After) and post it again"
+    if reply.answer is Answer.REJECTED:
+        return f"rejected: the consumer would dead-letter it: {detail}"
+    if reply.answer is Answer.HALT:
+        return f"halt: {halt_reason(reply)}"
+    if reply.answer is Answer.UNAVAILABLE:
+        return f"Freshdesk unreachable: the consumer would wait and probe: {detail}"
+    return f"failed: the consumer would retry it: {detail}"
 
 
 class _Unreadable:

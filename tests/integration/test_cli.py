@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
+
+from consumer_devtools.samples import order_event
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = """
@@ -93,3 +96,24 @@ def test_the_readme_demo_delivers_the_samples_and_dead_letters_the_bad_one(tmp_p
     assert "21 delivered, 1 dead-lettered, 0 filtered" in result.stdout
     assert "21 activities on 4 contacts" in result.stdout
     assert "rejected: Freshdesk answered 400: contact.email invalid_value" in result.stdout
+
+
+@pytest.mark.integration
+def test_try_post_says_what_the_consumer_would_do_with_each_answer(sandbox_factory, tmp_path):
+    """`try --post` posts with the consumer's own client: a 200 is delivered, a 429 is a wait
+    (exit 0, as the consumer waits), a wrong key is a halt (exit 1)."""
+    sandbox = sandbox_factory(rate_limit=1, window_seconds=600)
+    events = tmp_path / "orders.jsonl"
+    events.write_text("\n".join(orjson.dumps(order_event(n, email="rachel@example.com")).decode()
+                                for n in (1, 2)) + "\n")
+    ok = cli("try", "-t", "orders", str(events), "--post", sandbox.base_url,
+             "--api-key", "sandbox-key")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    lines = [line for line in ok.stdout.splitlines() if line.startswith("posted to")]
+    assert lines[0].endswith("200 delivered: on the timeline"), lines
+    assert "429 throttled: the consumer would wait" in lines[1], lines
+    assert len(sandbox.activities()) == 1
+    wrong = cli("try", "-t", "orders", str(events), "--post", sandbox_factory().base_url,
+                "--api-key", "nope")
+    assert wrong.returncode == 1
+    assert "401 halt: the API key is wrong" in wrong.stdout
