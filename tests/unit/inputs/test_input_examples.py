@@ -43,7 +43,7 @@ def test_the_debezium_example_filters_a_snapshot_and_an_update_that_changes_no_s
 
 
 def test_the_outbox_example_reads_the_expanded_payload_the_same():
-    value, m = _event("outbox-orders")
+    _value, m = _event("outbox-orders")
     expanded = load("outbox/order_expanded-payload_docs.json")["value"]
 
     assert timeline(expanded, m, "outbox", example_mapping("outbox-orders")) == expected(  # type: ignore[arg-type]
