@@ -23,6 +23,7 @@ from confluent_kafka.schema_registry.serde import SchemaId
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
+from consumer.decoding.connect_schema import connect_schema
 from consumer.decoding.plain import plain
 from consumer.decoding.protobuf_types import ProtobufTypes, SchemaUnusable
 from consumer.decoding.registry import SchemaRegistry, classify
@@ -40,9 +41,14 @@ _NONE = Decoded(None)
 
 
 def make_decoder(fmt: str, registry: SchemaRegistry | None = None, *, field: Field = "value",
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> Decoder:
+                 max_bytes: int = DEFAULT_MAX_BYTES, connect_envelope: bool = False) -> Decoder:
     """The decoder of ``fmt``: ``json``, ``raw`` (keys: UTF-8 text), ``avro``, ``json_schema`` or
-    ``protobuf``. Registry formats need ``registry``: ValueError when it is missing."""
+    ``protobuf``. Registry formats need ``registry``: ValueError when it is missing.
+
+    ``connect_envelope`` (avro; set it for ``envelope: debezium``): the value comes wrapped as
+    Connect's JSON converter writes it, ``{"schema": …, "payload": …}``, the schema read from the
+    writer's (consumer.decoding.connect_schema), so the envelope decodes Debezium's logical types
+    (MicroTimestamp, ZonedTimestamp, VariableScaleDecimal…) from Avro as from JSON."""
     if fmt == "json":
         return _JsonDecoder(field, max_bytes)
     if fmt == "raw":
@@ -53,7 +59,8 @@ def make_decoder(fmt: str, registry: SchemaRegistry | None = None, *, field: Fie
         raise ValueError(f"format {fmt} needs the schema_registry section (its url)")
     if fmt == "protobuf":
         return _ProtobufDecoder(registry, field, max_bytes)
-    return _RegistryDecoder(fmt, registry, field, max_bytes)
+    return _RegistryDecoder(fmt, registry, field, max_bytes,
+                            connect_envelope=connect_envelope and fmt == "avro")
 
 
 def _raw(data: bytes | None, topic: str) -> DecodeResult:
@@ -117,8 +124,10 @@ class _RegistryDecoder(_Framed):
     SerializationContext: the schema id comes from the frame, no subject is looked up, and no
     data-contract rules run (a consumer of someone else's topic has none of its own)."""
 
-    def __init__(self, fmt: str, registry: SchemaRegistry, field: Field, max_bytes: int) -> None:
+    def __init__(self, fmt: str, registry: SchemaRegistry, field: Field, max_bytes: int, *,
+                 connect_envelope: bool = False) -> None:
         super().__init__(fmt, registry, field, max_bytes)
+        self._connect: dict[int, dict[str, Any]] | None = {} if connect_envelope else None
         self._deserialize: Callable[..., Any]
         conf = {"subject.name.strategy": _no_subject}
         if fmt == "avro":
@@ -142,7 +151,18 @@ class _RegistryDecoder(_Framed):
             return classify(e, self._where) or Undecodable(
                 "corrupt", f"{self._where} does not decode with schema id {schema_id}: "
                            f"{type(e).__name__}: {_short(e)}")
+        if self._connect is not None and schema_id is not None:
+            return Decoded({"schema": self._connect_schema(schema_id), "payload": plain(value)},
+                           schema_id)
         return Decoded(plain(value), schema_id)
+
+    def _connect_schema(self, schema_id: int) -> dict[str, Any]:
+        assert self._connect is not None
+        found = self._connect.get(schema_id)
+        if found is None:  # the writer's schema is in the client's cache by now
+            text = self._registry.schema(schema_id).schema_str or "null"
+            found = self._connect[schema_id] = connect_schema(orjson.loads(text))
+        return found
 
 
 class _ProtobufDecoder(_Framed):
