@@ -8,7 +8,7 @@ these variables bound:
 ``$timestamp``  the Kafka message's timestamp, ISO-8601 UTC (``2024-05-01T10:00:00.123Z``)
 ``$key``        the message key as text (or as decoded by ``key_format``)
 ``$headers``    the message headers, an object of strings (the first of each name)
-``$op``         envelope debezium: ``c``, ``u``, ``d``, ``r``; ``$before``, ``$source`` too
+``$op``         envelope debezium: ``c``, ``u``, ``d``, ``r``; ``$before``, ``$source``, ``$ts_ms``
 ``$ce``         envelope cloudevents: ``id``, ``source``, ``type``, ``subject``, ``time``, …
 ``$outbox``     envelope outbox: ``id`` (the event id header), ``aggregate_id`` (the key), ``type``
 ``$event_key``  the envelope's natural idempotency key (cloudevents, outbox), else null
@@ -147,7 +147,7 @@ def bindings_for(meta: EventMeta) -> dict[str, Any]:
     key = None if meta.key is None else meta.key.decode("utf-8", "replace")
     return {"topic": meta.topic, "partition": meta.partition, "offset": meta.offset,
             "timestamp": timestamp, "key": key, "headers": headers, "op": None, "before": None,
-            "source": None, "ce": None, "outbox": None, "event_key": None}
+            "source": None, "ts_ms": None, "ce": None, "outbox": None, "event_key": None}
 
 
 def _plain(value: Any) -> Any:
