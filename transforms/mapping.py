@@ -35,6 +35,7 @@ type error (dead-lettered), never a silently different id.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping as MappingABC
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,12 +70,21 @@ class MappingError(ValueError):
         self.origin, self.line, self.column = origin, line, column
 
 
+class _Overrun(Exception):
+    pass
+
+
 class Mapping:
     """A compiled mapping. Call it as a transform, ``mapping(event, meta)``, or with the
-    envelope's bindings, ``mapping.evaluate(event, meta, bindings)``."""
+    envelope's bindings, ``mapping.evaluate(event, meta, bindings)``.
 
-    def __init__(self, source: str, origin: str = "<inline mapping>") -> None:
-        self.source, self.origin = source, origin
+    ``max_cpu_s`` bounds one evaluation in CPU seconds of the calling thread (a runaway
+    expression on one event must not stall the poll thread): past it the event is a dead letter.
+    CPU, not wall time, so a throttled pod does not fail good events."""
+
+    def __init__(self, source: str, origin: str = "<inline mapping>", *,
+                 max_cpu_s: float = 0.5) -> None:
+        self.source, self.origin, self.max_cpu_s = source, origin, max_cpu_s
         try:
             self._expression = Jsonata(source)
         except JException as e:
@@ -109,8 +119,22 @@ class Mapping:
         variables = bindings_for(meta)
         if bindings:
             variables.update(_plain(dict(bindings)))
+        deadline = time.thread_time() + self.max_cpu_s
+        steps = 0
+
+        def on_each_step(*_: Any) -> None:  # jsonata-python calls it before every node
+            nonlocal steps
+            steps += 1
+            # The thread's CPU clock is a system call: read it every 256 steps (~0.1 ms).
+            if not steps & 255 and time.thread_time() > deadline:
+                raise _Overrun
+
+        variables["__evaluate_entry"] = on_each_step
         try:
             result = self._expression.evaluate(_plain(event), variables)
+        except _Overrun:
+            raise TransformError(f"mapping {self.origin}: the evaluation used more than "
+                                 f"{self.max_cpu_s:g} s of CPU on this event") from None
         except JException as e:
             raise TransformError(f"mapping {self.origin}: JSONata {e.error}: {e}") from None
         except RecursionError:

@@ -148,3 +148,11 @@ def test_an_enveloped_mapping_sees_the_envelope_bindings():
     [activity] = transform({"email": "a@example.com"}, m)
 
     assert activity.key == "ce:/s:1" and activity.name == "order.paid"
+
+
+def test_a_runaway_evaluation_is_stopped_and_dead_lettered():
+    spin = Mapping("($f := function($n) { $n > 0 ? $f($n - 1) : 0 }; $count([1..2000].$f(20)))",
+                   "runaway.jsonata", max_cpu_s=0.05)
+
+    with pytest.raises(TransformError, match=r"runaway.jsonata: the evaluation used more than 0.05 s"):
+        spin({}, meta())
