@@ -243,3 +243,34 @@ def test_a_registry_answer_over_the_byte_cap_is_refused(schema_registry, registr
 
     assert isinstance(result, Undecodable) and result.kind == "schema_unusable"
     assert "over" in result.error and "2048" in result.error
+
+
+def test_protobuf_second_message_with_a_well_known_timestamp_decodes(
+        schema_registry, registry_client, subject_factory):
+    from google.protobuf import timestamp_pb2
+
+    package = "shop.wk" + subject_factory("p")[-8:]
+    file = descriptor_pb2.FileDescriptorProto(name=f"{package}/refund.proto", package=package,
+                                              syntax="proto3",
+                                              dependency=["google/protobuf/timestamp.proto"])
+    file.message_type.add(name="Order").field.add(name="id", number=1, type=3, label=1)
+    refund = file.message_type.add(name="Refund")
+    refund.field.add(name="refund_id", number=1, type=9, label=1)
+    refund.field.add(name="refunded_at", number=2, type=11, label=1,
+                     type_name=".google.protobuf.Timestamp")
+    pool = descriptor_pool.DescriptorPool()
+    wk = descriptor_pb2.FileDescriptorProto()
+    timestamp_pb2.DESCRIPTOR.CopyToProto(wk)
+    pool.Add(wk)
+    pool.Add(file)
+    cls = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.Refund"))
+    topic = subject_factory("refunds")
+    serialize = ProtobufSerializer(cls, registry_client, {"use.deprecated.format": False})
+    message = cls(refund_id="re_1")
+    message.refunded_at.FromSeconds(1714557600)
+    wire = serialize(message, _ctx(topic))
+
+    result = make_decoder("protobuf", _registry(schema_registry.url))(wire, topic)
+
+    assert result == Decoded({"refund_id": "re_1", "refunded_at": "2024-05-01T10:00:00Z"},
+                             int.from_bytes(wire[1:5], "big"))
