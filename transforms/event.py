@@ -60,7 +60,6 @@ FILTER_REASONS: dict[str, str] = {
     "learn_only": "a learn_only subscription: its events only feed the contact directory",
     "mapping_filtered": "a JSONata mapping returned null, nothing, [] or {\"filter\": reason}",
     "snapshot_read": "a Debezium snapshot read (op r): a row's past, not news (snapshot: include)",
-    "change_not_shown": "a Debezium truncate (op t) or logical-decoding message (op m)",
 }
 
 

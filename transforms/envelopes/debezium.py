@@ -59,7 +59,7 @@ def unwrap_change_event(value: Any, meta: EventMeta, *,
                                          "past, not news; snapshot: include shows it")
     if op in ("t", "m"):
         what = "a truncate" if op == "t" else "a logical-decoding message"
-        return Filtered("change_not_shown", f"{_table(value)}: {what} (op {op}) is not shown")
+        return Filtered("event_type_not_shown", f"{_table(value)}: {what} (op {op}) is not shown")
     fields = _fields(schema)
     before = decode_connect(value.get("before"), fields.get("before"), "before")
     after = decode_connect(value.get("after"), fields.get("after"), "after")

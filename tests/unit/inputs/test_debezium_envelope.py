@@ -58,7 +58,7 @@ def test_a_snapshot_read_is_filtered_unless_snapshots_are_included():
 def test_truncates_and_messages_are_filtered():
     for op in ("t", "m"):
         result = unwrap({"op": op, "before": None, "after": None, "source": {}}, meta())
-        assert isinstance(result, Filtered) and result.reason == "change_not_shown"
+        assert isinstance(result, Filtered) and result.reason == "event_type_not_shown"
 
 
 def test_an_unwrapped_row_on_a_debezium_topic_says_what_to_change():
