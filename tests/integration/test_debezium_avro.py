@@ -83,7 +83,7 @@ def test_a_debezium_avro_update_decodes_its_logical_types_like_the_json_converte
               "op": "u", "ts_ms": 1529511197012}
     produce(topic, [(None, serialize(change, SerializationContext(topic, MessageField.VALUE)))])
     [read] = read_topic(kafka_broker.bootstrap, topic, 1)
-    registry = SchemaRegistry(SchemaRegistrySettings(url=schema_registry.url))
+    registry = SchemaRegistry(SchemaRegistrySettings.model_validate({"url": schema_registry.url}))
     decode = make_decoder("avro", registry, connect_envelope=True)
 
     decoded = decode(read.value(), topic)

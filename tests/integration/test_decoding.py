@@ -44,7 +44,7 @@ ORDER_V2 = {**ORDER_V1, "fields": [*ORDER_V1["fields"],
 
 
 def _registry(url: str, **settings: Any) -> SchemaRegistry:
-    return SchemaRegistry(SchemaRegistrySettings(url=url, **settings))
+    return SchemaRegistry(SchemaRegistrySettings.model_validate({"url": url, **settings}))
 
 
 def _through_kafka(kafka_broker: Any, topic: str, produce: Callable[..., Any],

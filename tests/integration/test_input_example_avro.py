@@ -38,7 +38,8 @@ def test_the_avro_example_record_becomes_the_expected_activity(
     produce(topic, [(record["key"].encode(), wire, None)])
     [kafka_message] = read_topic(kafka_broker.bootstrap, topic, 1)
     msg = Message.from_kafka(kafka_message)
-    decode = make_decoder("avro", SchemaRegistry(SchemaRegistrySettings(url=schema_registry.url)))
+    settings = SchemaRegistrySettings.model_validate({"url": schema_registry.url})
+    decode = make_decoder("avro", SchemaRegistry(settings))
 
     decoded = decode(msg.value, msg.topic)
 
