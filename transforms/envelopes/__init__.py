@@ -75,13 +75,17 @@ def enveloped(envelope: Envelope, inner: Transform) -> Transform:
     event alone. A filtered envelope (tombstone, snapshot read) is returned as is."""
     from transforms.mapping import Mapping as JsonataMapping
 
-    def transform(value: Any, meta: EventMeta) -> Any:
+    def transform(value: Any, meta: EventMeta, extra: Mapping[str, Any] | None = None) -> Any:
+        """``extra``: more variables for a mapping, e.g. ``{"key": decoded_key}`` when the
+        subscription decodes its keys (key_format)."""
         unwrapped = envelope(value, meta)
         if isinstance(unwrapped, Filtered):
             return unwrapped
         if isinstance(inner, JsonataMapping):
             bindings = dict(unwrapped.bindings)
             bindings["event_key"] = unwrapped.key
+            if extra:
+                bindings.update(extra)
             return inner.evaluate(unwrapped.event, meta, bindings)
         return inner(unwrapped.event, meta)
 

@@ -156,3 +156,11 @@ def test_a_runaway_evaluation_is_stopped_and_dead_lettered():
 
     with pytest.raises(TransformError, match=r"runaway.jsonata: the evaluation used more than 0.05 s"):
         spin({}, meta())
+
+
+def test_a_decoded_key_replaces_the_raw_one_in_key_bindings():
+    transform = enveloped(envelope_for("none"), Mapping('{"filter": $string($key.id)}', "k"))
+
+    result = transform({}, meta(key='{"id": 7}'), {"key": {"id": 820982911946154508}})
+
+    assert isinstance(result, Filtered) and result.detail == "mapping k: 820982911946154508"
