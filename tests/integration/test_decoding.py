@@ -274,3 +274,16 @@ def test_protobuf_second_message_with_a_well_known_timestamp_decodes(
 
     assert result == Decoded({"refund_id": "re_1", "refunded_at": "2024-05-01T10:00:00Z"},
                              int.from_bytes(wire[1:5], "big"))
+
+
+def test_an_unknown_id_is_remembered_so_a_burst_of_them_costs_one_request(schema_registry):
+    decode = make_decoder("avro", _registry(schema_registry.url, timeout=1.0))
+    wire = b"\x00" + (987655).to_bytes(4, "big") + b"\x02"
+    first = decode(wire, "orders")
+
+    with schema_registry.paused():  # a request now would time out: none is made
+        again = decode(wire, "orders")
+
+    assert isinstance(first, Undecodable) and first.kind == "unknown_schema"
+    assert again == Undecodable("unknown_schema", again.error)  # type: ignore[union-attr]
+    assert "schema id 987655 is unknown" in again.error  # type: ignore[union-attr]
