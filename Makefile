@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test setup kafka-jars lint bench clean
+.PHONY: demo test setup kafka-jars registry-app lint bench clean
 
 demo: setup kafka-jars              ## local Kafka + Freshdesk sandbox + sample events → timelines
 	$(BIN)/python -m consumer_devtools demo
 
-test: setup kafka-jars              ## unit, integration, chart and image tests, the chaos proof
+test: setup kafka-jars registry-app ## unit, integration, chart and image tests, the chaos proof
 	.ci/install-test-tools.sh
 	HELM="$$(.ci/install-helm.sh)" FDAC_IMAGE="$$(.ci/build-image.sh)" $(BIN)/pytest
 
@@ -32,6 +32,9 @@ $(VENV)/.installed: pyproject.toml
 
 kafka-jars: setup                   ## Apache Kafka from Maven Central into ~/.cache (once)
 	$(BIN)/python -c 'from consumer_devtools.local_kafka import ensure_kafka_jars; ensure_kafka_jars()'
+
+registry-app: setup                 ## Apicurio Registry (Schema Registry API) from Maven Central into ~/.cache (once)
+	$(BIN)/python -c 'from consumer_devtools.schema_registry import ensure_registry_app; ensure_registry_app()'
 
 lint: setup
 	$(BIN)/ruff check consumer consumer_devtools transforms tests bench examples

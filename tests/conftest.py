@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.consumer",
     "tests.fixtures.redis",
     "tests.fixtures.prometheus",
+    "tests.fixtures.schema_registry",
 ]
 
 

@@ -58,6 +58,8 @@ FILTER_REASONS: dict[str, str] = {
     "tombstone": "a tombstone (null value) is not an event",
     "dead_letter_topic": "a dead-letter topic caught by a pattern is left alone",
     "learn_only": "a learn_only subscription: its events only feed the contact directory",
+    "mapping_filtered": "a JSONata mapping returned null, nothing, [] or {\"filter\": reason}",
+    "snapshot_read": "a Debezium snapshot read (op r): a row's past, not news (snapshot: include)",
 }
 
 
