@@ -122,8 +122,36 @@ def _activities(event: Any, meta: EventMeta, config: AdyenConfig) -> list[Activi
     return found
 
 
-def _item(item: dict[str, Any], index: int, code: str, live: bool, meta: EventMeta,
-          config: AdyenConfig) -> list[Activity | Link]:
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One notification item, read once: what every part of its activity needs."""
+
+    where: str  # "Adyen notificationItems[0] (CAPTURE)", for error messages
+    code: str  # the eventCode, upper case
+    ok: bool  # success
+    psp: str
+    merchant: str | None
+    original: str | None  # the payment a modification modifies
+    reference: str | None  # the merchant's own reference
+    shopper: str | None
+    email: str | None
+    amount: tuple[Decimal, str] | None
+    reason: str | None
+    method: str | None
+    extra: dict[str, Any]  # additionalData
+
+    @property
+    def payment(self) -> str:
+        return self.original or self.psp
+
+    def refs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r for r in (
+            vendor_ref("adyen", "psp", self.original), vendor_ref("adyen", "psp", self.psp),
+            vendor_ref("adyen", "shopper", self.shopper),
+            vendor_ref("adyen", "reference", self.reference)) if r))
+
+
+def _read_item(item: dict[str, Any], index: int, code: str) -> _Item:
     where = f"Adyen notificationItems[{index}] ({code})"
     psp = _id(item, "pspReference")
     if psp is None:
@@ -132,67 +160,86 @@ def _item(item: dict[str, Any], index: int, code: str, live: bool, meta: EventMe
     if success not in ("true", "false", True, False):
         raise TransformError(f"{where}: success must be \"true\" or \"false\" "
                              f"(got {success!r:.40})")
-    ok = success in ("true", True)
-    merchant = _id(item, "merchantAccountCode")
-    original = _id(item, "originalReference")
-    reference = _id(item, "merchantReference")
-    extra = item.get("additionalData") if isinstance(item.get("additionalData"), dict) else {}
-    shopper = _id(extra, "shopperReference") or _id(item, "shopperReference")
-    email = _email(extra.get("shopperEmail"), where)
+    extra = _dict(item.get("additionalData"))
+    return _Item(
+        where=where, code=code, ok=success in ("true", True), psp=psp,
+        merchant=_id(item, "merchantAccountCode"), original=_id(item, "originalReference"),
+        reference=_id(item, "merchantReference"),
+        shopper=_id(extra, "shopperReference") or _id(item, "shopperReference"),
+        email=_email(extra.get("shopperEmail"), where), amount=_amount(item, where),
+        reason=_str(item, "reason"), method=_str(item, "paymentMethod"), extra=extra)
 
-    amount = _amount(item, where)
-    name, failed_name, happened, failed = _EVENTS[code]
-    reason = _str(item, "reason")
-    method = _str(item, "paymentMethod")
-    shown = money(*amount) if amount else "an amount Adyen did not state"
-    if ok:
-        description = happened.format(amount=shown)
-        if code == "CHARGEBACK" and reason:
-            description += f" Reason: {clip(reason, 300).rstrip('. ')}."
-    else:
-        description = failed.format(amount=shown) + (
-            f": {clip(reason, 300).rstrip('. ')}." if reason else ".")
-    context: dict[str, Any] = {}
-    if amount:
-        context["Amount"] = money(*amount)
-    context["Status"] = humanize(code.lower()) + ("" if ok else " failed")
-    if method:
-        context["Payment method"] = clip(method, 60)
-    if reason and (not ok or code == "CHARGEBACK"):
-        context["Reason"] = clip(reason, 300)
-    if code == "CHARGEBACK" and (scheme_code := _str(extra, "chargebackReasonCode")):
-        context["Chargeback reason code"] = clip(scheme_code, 60)
-    if reference:
-        context["Merchant reference"] = reference
-    context["PSP reference"] = psp
-    if original:
-        context["Original PSP reference"] = original
 
-    refs = tuple(dict.fromkeys(r for r in (
-        vendor_ref("adyen", "psp", original), vendor_ref("adyen", "psp", psp),
-        vendor_ref("adyen", "shopper", shopper), vendor_ref("adyen", "reference", reference))
-        if r))
-    contact = Contact(email=email) if email else Contact(refs=refs)
-    if contact.identifier() is None and not refs:
-        raise TransformError(f"{where} names no shopper email and no reference")
-    shopper_actor = Actor(id=shopper or email or refs[0], name=email or shopper or "Shopper")
-    system = Actor(id=merchant or config.source_name, name=merchant or config.source_name,
-                   type="system")
-    # the shopper authorises and their bank charges back; captures, refunds and cancellations
-    # are the merchant's doing
-    actor = shopper_actor if code in ("AUTHORISATION", "CHARGEBACK") else system
-    payment = original or psp
-    # the Customer Area's payment page, as Adyen's own plugins (Magento, Shopware,
-    # commercetools) link it
-    link = (f"{_CA[live]}/ca/ca/accounts/showTx.shtml?pspReference={payment}&txType=Payment"
-            if config.payment_links and payment.isalnum() else None)
+def _item(item: dict[str, Any], index: int, code: str, live: bool, meta: EventMeta,
+          config: AdyenConfig) -> list[Activity | Link]:
+    it = _read_item(item, index, code)
+    name, failed_name, _, _ = _EVENTS[code]
     activity = Activity(
-        name=name if ok else failed_name, contact=contact, actor=actor,
-        source=Source(name=config.source_name, id=merchant or meta.topic),
-        timestamp=_when(item, meta, where), description=description,
-        object=ActivityObject("payment", payment, link), context=context,
-        key=f"adyen:{merchant or '-'}:{psp}:{code}:{'true' if ok else 'false'}")
-    return [activity, *_links(psp, original, shopper, reference, email)]
+        name=name if it.ok else failed_name, contact=_contact(it),
+        actor=_actor(it, config), source=Source(name=config.source_name, id=it.merchant or meta.topic),
+        timestamp=_when(item, meta, it.where), description=_description(it),
+        object=ActivityObject("payment", it.payment, _payment_link(it, live, config)),
+        context=_context(it),
+        key=f"adyen:{it.merchant or '-'}:{it.psp}:{code}:{'true' if it.ok else 'false'}")
+    return [activity, *_links(it.psp, it.original, it.shopper, it.reference, it.email)]
+
+
+def _description(it: _Item) -> str:
+    _, _, happened, failed = _EVENTS[it.code]
+    shown = money(*it.amount) if it.amount else "an amount Adyen did not state"
+    because = f"{clip(it.reason, 300).rstrip('. ')}" if it.reason else None
+    if not it.ok:
+        return failed.format(amount=shown) + (f": {because}." if because else ".")
+    description = happened.format(amount=shown)
+    if it.code == "CHARGEBACK" and because:
+        description += f" Reason: {because}."
+    return description
+
+
+def _context(it: _Item) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    if it.amount:
+        context["Amount"] = money(*it.amount)
+    context["Status"] = humanize(it.code.lower()) + ("" if it.ok else " failed")
+    if it.method:
+        context["Payment method"] = clip(it.method, 60)
+    if it.reason and (not it.ok or it.code == "CHARGEBACK"):
+        context["Reason"] = clip(it.reason, 300)
+    if it.code == "CHARGEBACK" and (scheme_code := _str(it.extra, "chargebackReasonCode")):
+        context["Chargeback reason code"] = clip(scheme_code, 60)
+    if it.reference:
+        context["Merchant reference"] = it.reference
+    context["PSP reference"] = it.psp
+    if it.original:
+        context["Original PSP reference"] = it.original
+    return context
+
+
+def _contact(it: _Item) -> Contact:
+    if it.email:
+        return Contact(email=it.email)
+    refs = it.refs()
+    if not refs:  # a psp reference with control characters is no ref
+        raise TransformError(f"{it.where} names no shopper email and no reference")
+    return Contact(refs=refs)
+
+
+def _actor(it: _Item, config: AdyenConfig) -> Actor:
+    """The shopper authorises and their bank charges back; captures, refunds and cancellations
+    are the merchant's doing."""
+    if it.code in ("AUTHORISATION", "CHARGEBACK"):
+        return Actor(id=it.shopper or it.email or it.refs()[0],
+                     name=it.email or it.shopper or "Shopper")
+    return Actor(id=it.merchant or config.source_name, name=it.merchant or config.source_name,
+                 type="system")
+
+
+def _payment_link(it: _Item, live: bool, config: AdyenConfig) -> str | None:
+    """The Customer Area's payment page, as Adyen's own plugins (Magento, Shopware,
+    commercetools) link it."""
+    if not config.payment_links or not it.payment.isalnum():
+        return None
+    return f"{_CA[live]}/ca/ca/accounts/showTx.shtml?pspReference={it.payment}&txType=Payment"
 
 
 def _links(psp: str, original: str | None, shopper: str | None, reference: str | None,
@@ -208,6 +255,10 @@ def _links(psp: str, original: str | None, shopper: str | None, reference: str |
     elif psp_ref and original_ref and psp_ref != original_ref:
         links.append(Link(psp_ref, alias_of=original_ref))
     return links
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _str(obj: dict[str, Any], key: str) -> str | None:

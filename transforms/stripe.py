@@ -230,35 +230,14 @@ def _read_event(event: dict[str, Any], meta: EventMeta, kind: str, config: Strip
 def _read_person(obj: dict[str, Any], kind: str, obj_id: str, config: StripeConfig) -> _Person:
     """Who the event is about, from wherever this object type keeps the customer's details, and
     the ids that name them."""
-    views: list[dict[str, Any]] = []  # dicts with email/phone/name, best first
-    charge = _latest_charge(obj)
-    if kind.startswith("charge.dispute"):
-        evidence = _obj(obj, "evidence")
-        views.append({"email": _str(evidence, "customer_email_address"),
-                      "name": _str(evidence, "customer_name")})
-        charge = _obj(obj, "charge")  # only when the webhook expanded it
-    elif kind.startswith("checkout.session"):
-        details = _obj(obj, "customer_details")
-        views += [details, {"email": _str(obj, "customer_email")}]
-    elif kind.startswith("invoice"):
-        views.append({"email": _str(obj, "customer_email"), "phone": _str(obj, "customer_phone"),
-                      "name": _str(obj, "customer_name")})
-    else:
-        views += [_obj(obj, "billing_details"), {"email": _str(obj, "receipt_email")}]
-    error = _obj(obj, "last_payment_error")
-    # never the shipping details: a shipment's name and phone are the recipient's, often
-    # someone else than the customer (a gift, a workplace)
-    views += [_obj(charge, "billing_details"), {"email": _str(charge, "receipt_email")},
-              _obj(_obj(error, "payment_method"), "billing_details"),
-              {"name": _str(_obj(obj, "card"), "name")}]
-    email = next((v for view in views if (v := _str(view, "email"))), None)
-    phone = next((v for view in views if (v := _str(view, "phone"))), None)
-    name = next((v for view in views if (v := _str(view, "name"))), None)
+    charge = _obj(obj, "charge") if kind.startswith("charge.dispute") else _latest_charge(obj)
+    views = _customer_views(obj, kind, charge)
+    known = Contact(email=_bounded(_first(views, "email"), "email", 254),
+                    phone=_bounded(_first(views, "phone"), "phone", 50))
     customer_id = _plain_id(obj.get("customer")) or _plain_id(charge.get("customer"))
     external = None
     if config.external_id is not None and customer_id:
         external = config.external_id.replace("{customer_id}", customer_id)
-    known = Contact(email=_bounded(email, "email", 254), phone=_bounded(phone, "phone", 50))
     refs = _refs(obj, kind, obj_id, customer_id, charge)
     contact = Contact(email=known.email, phone=known.phone,
                       unique_external_id=_bounded(external, "external id", _MAX_ID),
@@ -267,10 +246,37 @@ def _read_person(obj: dict[str, Any], kind: str, obj_id: str, config: StripeConf
     if identifier is None and not refs:
         raise TransformError(f"Stripe {kind} {obj_id} has no customer email or phone, and Stripe "
                              "sent no customer id either: nothing names the customer")
+    name = _first(views, "name")
     name = clip(name, 200) if name else None
     shown = identifier[1] if identifier else None
     actor = Actor(id=customer_id or shown or refs[0], name=name or shown or "Customer")
     return _Person(contact, actor, name, _links(refs, customer_id, known))
+
+
+def _customer_views(obj: dict[str, Any], kind: str, charge: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every place this object type keeps the customer's email/phone/name, best first (for a
+    dispute, ``charge`` is only there when the webhook expanded it)."""
+    if kind.startswith("charge.dispute"):
+        evidence = _obj(obj, "evidence")
+        views = [{"email": _str(evidence, "customer_email_address"),
+                  "name": _str(evidence, "customer_name")}]
+    elif kind.startswith("checkout.session"):
+        views = [_obj(obj, "customer_details"), {"email": _str(obj, "customer_email")}]
+    elif kind.startswith("invoice"):
+        views = [{"email": _str(obj, "customer_email"), "phone": _str(obj, "customer_phone"),
+                  "name": _str(obj, "customer_name")}]
+    else:
+        views = [_obj(obj, "billing_details"), {"email": _str(obj, "receipt_email")}]
+    error = _obj(obj, "last_payment_error")
+    # never the shipping details: a shipment's name and phone are the recipient's, often
+    # someone else than the customer (a gift, a workplace)
+    return [*views, _obj(charge, "billing_details"), {"email": _str(charge, "receipt_email")},
+            _obj(_obj(error, "payment_method"), "billing_details"),
+            {"name": _str(_obj(obj, "card"), "name")}]
+
+
+def _first(views: list[dict[str, Any]], key: str) -> str | None:
+    return next((v for view in views if (v := _str(view, key))), None)
 
 
 def _refs(obj: dict[str, Any], kind: str, obj_id: str, customer_id: str | None,
@@ -375,29 +381,51 @@ def _succeeded(ev: _Event) -> _Built:
 
 def _failed(ev: _Event) -> _Built:
     paid, context, obj = _payment(ev, "failed")
+    failure = _read_failure(ev)
+    reason = failure.reason()
+    if reason:
+        context["Failure reason"] = reason[:1].upper() + reason[1:]
+    for label, value in (("Failure code", failure.code), ("Decline code", failure.decline)):
+        if value:
+            context[label] = clip(value, 100)
+    if failure.message:
+        context["Processor message"] = clip(failure.message, 500)
+    return ("Payment failed",
+            f"Payment of {paid.shown()} failed" + (f": {reason}." if reason else "."),
+            ev.person.actor, context, obj)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """Why a payment failed, as Stripe's codes and message say."""
+
+    code: str | None  # the generic code (``card_declined``)
+    decline: str | None  # the issuer's specific decline code (``insufficient_funds``)
+    message: str | None
+
+    def reason(self) -> str | None:
+        """In words: a known code (the specific one first), else Stripe's message, else the
+        code itself."""
+        known = next((FAILURE_REASONS[c.lower()] for c in (self.decline, self.code)
+                      if c and c.lower() in FAILURE_REASONS), None)
+        if known:
+            return known
+        if self.message:
+            return reason_text(self.message)
+        return clip(humanize(self.code), 100) if self.code else None
+
+
+def _read_failure(ev: _Event) -> _Failure:
     error = _obj(ev.obj, "last_payment_error")
     charge = ev.obj if ev.kind.startswith("charge") else _latest_charge(ev.obj)
     outcome = _obj(charge, "outcome")
     if _str(outcome, "type") in ("authorized", "manual_review"):
         outcome = {}  # the network approved this charge: its outcome explains nothing here
-    code = _str(error, "code") or _str(charge, "failure_code")
-    decline = _str(error, "decline_code") or _str(outcome, "reason")
-    message = (_str(error, "message") or _str(charge, "failure_message")
-               or _str(outcome, "seller_message"))
-    known = next((FAILURE_REASONS[c.lower()] for c in (decline, code)
-                  if c and c.lower() in FAILURE_REASONS), None)
-    reason = known or (reason_text(message) if message else None) or (
-        clip(humanize(code), 100) if code else None)
-    if reason:
-        context["Failure reason"] = reason[:1].upper() + reason[1:]
-    for label, value in (("Failure code", code), ("Decline code", decline)):
-        if value:
-            context[label] = clip(value, 100)
-    if message:
-        context["Processor message"] = clip(message, 500)
-    return ("Payment failed",
-            f"Payment of {paid.shown()} failed" + (f": {reason}." if reason else "."),
-            ev.person.actor, context, obj)
+    return _Failure(
+        code=_str(error, "code") or _str(charge, "failure_code"),
+        decline=_str(error, "decline_code") or _str(outcome, "reason"),
+        message=(_str(error, "message") or _str(charge, "failure_message")
+                 or _str(outcome, "seller_message")))
 
 
 def _refunded(ev: _Event) -> _Built:
@@ -407,22 +435,12 @@ def _refunded(ev: _Event) -> _Built:
     paid, context, obj = _payment(ev, "refunded")
     refunded = _minor(ev.obj, "amount_refunded")
     total = paid.amount if refunded is None else stripe_amount(refunded, paid.currency)
-    refunds = _obj(ev.obj, "refunds").get("data")
-    newest = refunds[0] if isinstance(refunds, list) and refunds and isinstance(refunds[0], dict) \
-        else {}
-    before = _minor(_obj(_obj(ev.raw, "data"), "previous_attributes"), "amount_refunded")
-    if before is not None and refunded is not None and 0 <= before < refunded:
-        this = stripe_amount(refunded - before, paid.currency)
-    elif (newest_minor := _minor(newest, "amount")) is not None and newest_minor > 0:
-        this = stripe_amount(newest_minor, paid.currency)
-    else:
-        this = total
-    this = min(this, total)
+    newest = _newest_refund(ev.obj)
+    this = min(_this_refund(ev, paid, total, newest), total)
     earlier = total - this
     # the newest refund's reason is this refund's only when it is the one we describe
     describes_newest = _minor(newest, "amount") == int(this.scaleb(_exponent(paid.currency)))
     reason = _str(newest, "reason") if describes_newest else None
-    because = f": {reason_text(reason)}" if reason else ""
     partly = total < paid.amount
     context["Status"] = "partly refunded" if partly else "refunded"
     context["Refunded amount"] = paid.shown(this)
@@ -432,18 +450,43 @@ def _refunded(ev: _Event) -> _Built:
         context["Refund reason"] = clip(humanize(reason), 300)
     if describes_newest and (refund_id := _plain_id(newest.get("id"))):
         context["Refund ID"] = refund_id
+    return ("Payment partly refunded" if partly else "Payment refunded",
+            _refund_sentence(paid, this, total, reason), ev.system(), context, obj)
+
+
+def _newest_refund(charge: dict[str, Any]) -> dict[str, Any]:
+    """The newest refund in ``refunds.data`` (API versions that embed it; newest first)."""
+    refunds = _obj(charge, "refunds").get("data")
+    if isinstance(refunds, list) and refunds and isinstance(refunds[0], dict):
+        return refunds[0]
+    return {}
+
+
+def _this_refund(ev: _Event, paid: _Money, total: Decimal, newest: dict[str, Any]) -> Decimal:
+    """What this refund gave back: the running total minus the previous one, else the newest
+    refund's amount, else the whole total."""
+    refunded = _minor(ev.obj, "amount_refunded")
+    before = _minor(_obj(_obj(ev.raw, "data"), "previous_attributes"), "amount_refunded")
+    if before is not None and refunded is not None and 0 <= before < refunded:
+        return stripe_amount(refunded - before, paid.currency)
+    newest_minor = _minor(newest, "amount")
+    if newest_minor is not None and newest_minor > 0:
+        return stripe_amount(newest_minor, paid.currency)
+    return total
+
+
+def _refund_sentence(paid: _Money, this: Decimal, total: Decimal, reason: str | None) -> str:
+    because = f": {reason_text(reason)}" if reason else ""
+    earlier, partly = total - this, total < paid.amount
     if not earlier and not partly:
-        description = f"The {paid.shown()} payment was refunded in full{because}."
-    elif not earlier:
-        description = f"{paid.shown(this)} of the {paid.shown()} payment was refunded{because}."
-    elif partly:
-        description = (f"{paid.shown(this)} more of the {paid.shown()} payment was refunded"
-                       f"{because} ({paid.shown(total)} refunded in total).")
-    else:
-        description = (f"The last {paid.shown(this)} of the {paid.shown()} payment was refunded"
-                       f"{because}: it is now refunded in full.")
-    return ("Payment partly refunded" if partly else "Payment refunded", description,
-            ev.system(), context, obj)
+        return f"The {paid.shown()} payment was refunded in full{because}."
+    if not earlier:
+        return f"{paid.shown(this)} of the {paid.shown()} payment was refunded{because}."
+    if partly:
+        return (f"{paid.shown(this)} more of the {paid.shown()} payment was refunded"
+                f"{because} ({paid.shown(total)} refunded in total).")
+    return (f"The last {paid.shown(this)} of the {paid.shown()} payment was refunded"
+            f"{because}: it is now refunded in full.")
 
 
 # Inquiries (Stripe's "warning_*" statuses, e.g. Visa retrieval requests) are the bank asking

@@ -176,40 +176,55 @@ class _Order:
 
 def _read_order(d: _Delivery) -> _Order:
     body = d.body
-    if "id" not in body or "status" not in body:
-        raise TransformError(f"not a WooCommerce order: no `id`/`status` (the {d.topic} webhook "
-                             "body is the REST API order)")
-    order_id = ident(body, "id", "id")
-    if order_id is None or len(order_id) > _MAX_ID:
-        raise TransformError(f"WooCommerce {d.topic}: id {body.get('id')!r:.40} is not an order id")
-    status = _str(body, "status")
-    # WordPress post statuses are slugs of at most 20 characters
-    if status is None or len(status) > 40 or clean_text(status) != status:
-        raise TransformError(f"WooCommerce {d.topic} order {order_id}: status "
-                             f"{body.get('status')!r:.40} is not an order status slug")
+    order_id = _order_id(d)
+    status = _order_status(d, order_id)
     number = _str(body, "number") or order_id
-    currency = _code(body.get("currency"))
-    total = _amount(body, "total", f"WooCommerce order {order_id}")
     billing = _obj(body, "billing")
-    email, phone = _contact_detail(billing, "email"), _contact_detail(billing, "phone")
     customer_id = ident(body, "customer_id", "customer_id") if body.get("customer_id") else None
-    order_ref = vendor_ref("woocommerce", "order", order_id)
-    customer_ref = vendor_ref("woocommerce", "customer", customer_id)
-    contact = Contact(email=email, phone=phone)
-    links: list[Link] = []
-    if contact.identifier() is not None:
-        links += [Link(ref, contact=contact) for ref in (order_ref, customer_ref) if ref]
-    else:
-        contact = Contact(refs=tuple(r for r in (order_ref, customer_ref) if r))
-        if order_ref and customer_ref:
-            links.append(Link(order_ref, alias_of=customer_ref))
+    contact, links = _order_contact(billing, order_id, customer_id)
     full = " ".join(p for p in (_str(billing, "first_name"), _str(billing, "last_name")) if p)
     name = clip(full, 200) if full else None
     identifier = contact.identifier()
     shown = identifier[1] if identifier else None
     actor = Actor(id=customer_id or shown or contact.refs[0], name=name or shown or "Customer")
     label = clip(number if number.startswith("#") else f"#{number}", 60)
-    return _Order(order_id, label, currency, total, status, contact, actor, name, links, body)
+    return _Order(order_id, label, _code(body.get("currency")),
+                  _amount(body, "total", f"WooCommerce order {order_id}"), status, contact, actor,
+                  name, links, body)
+
+
+def _order_id(d: _Delivery) -> str:
+    body = d.body
+    if "id" not in body or "status" not in body:
+        raise TransformError(f"not a WooCommerce order: no `id`/`status` (the {d.topic} webhook "
+                             "body is the REST API order)")
+    order_id = ident(body, "id", "id")
+    if order_id is None or len(order_id) > _MAX_ID:
+        raise TransformError(f"WooCommerce {d.topic}: id {body.get('id')!r:.40} is not an order id")
+    return order_id
+
+
+def _order_status(d: _Delivery, order_id: str) -> str:
+    status = _str(d.body, "status")
+    # WordPress post statuses are slugs of at most 20 characters
+    if status is None or len(status) > 40 or clean_text(status) != status:
+        raise TransformError(f"WooCommerce {d.topic} order {order_id}: status "
+                             f"{d.body.get('status')!r:.40} is not an order status slug")
+    return status
+
+
+def _order_contact(billing: dict[str, Any], order_id: str,
+                   customer_id: str | None) -> tuple[Contact, list[Link]]:
+    """The billing email/phone, else the order's and customer's refs; and the Links the order
+    teaches (both refs → the email/phone, else the order → its customer)."""
+    contact = Contact(email=_contact_detail(billing, "email"),
+                      phone=_contact_detail(billing, "phone"))
+    order_ref = vendor_ref("woocommerce", "order", order_id)
+    customer_ref = vendor_ref("woocommerce", "customer", customer_id)
+    if contact.identifier() is not None:
+        return contact, [Link(ref, contact=contact) for ref in (order_ref, customer_ref) if ref]
+    links = [Link(order_ref, alias_of=customer_ref)] if order_ref and customer_ref else []
+    return Contact(refs=tuple(r for r in (order_ref, customer_ref) if r)), links
 
 
 def _summary(order: _Order, status: str) -> dict[str, Any]:
@@ -224,7 +239,8 @@ def _summary(order: _Order, status: str) -> dict[str, Any]:
 
 def _items(order: _Order, context: dict[str, Any]) -> int:
     lines = [line for line in _list(order.body, "line_items") if isinstance(line, dict)]
-    units, described = 0, {}
+    units = 0
+    described: dict[str, Any] = {}
     for line in lines:
         quantity = line.get("quantity")
         quantity = quantity if isinstance(quantity, int) and 0 <= quantity < 10**9 else 1
