@@ -60,6 +60,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from transforms._envelope import clip, humanize, ident, json_kind
+from transforms._sniff import misrouted
 from transforms.activity import Activity, ActivityObject, Actor, Contact, Link, Source
 from transforms.contract import clean_text, vendor_ref
 from transforms.event import EventMeta, Filtered, Transform, TransformError
@@ -184,6 +185,8 @@ def _unwrap(event: dict[str, Any], meta: EventMeta,
             f"not a Shopify delivery: no topic: expected the {config.topic_header} header or an "
             f"envelope {{\"{config.topic_field}\": …, \"{config.payload_field}\": {{…}}}}; for a "
             "Kafka topic that carries one kind, use shopify.configure(topic=…)")
+    if (foreign := misrouted(body, "shopify", "a Shopify delivery")) is not None:
+        raise TransformError(foreign)
     return body, _topic(topic), shop
 
 
