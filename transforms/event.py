@@ -58,6 +58,8 @@ FILTER_REASONS: dict[str, str] = {
     "tombstone": "a tombstone (null value) is not an event",
     "dead_letter_topic": "a dead-letter topic caught by a pattern is left alone",
     "learn_only": "a learn_only subscription: its events only feed the contact directory",
+    "payload_not_included": "a commercetools message too large for its destination, delivered "
+                            "without its fields (payloadNotIncluded): read it from the API",
 }
 
 
