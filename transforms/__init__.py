@@ -6,9 +6,10 @@ A transform is ``(event, meta) -> Activity | Link | list[Activity | Link] | Filt
 gives the request body.
 
 Built-ins (BUILTIN_TRANSFORMS): ``orders`` and ``payments`` (docs/event-schema.md), ``shopify``,
-``stripe``, ``woocommerce`` and ``adyen`` (docs/vendors.md; ``transforms.<vendor>.configure(...)``
-makes configured ones). Your own: the README, "Write a transform in 10 minutes". A transform
-may carry a probe that filters from the raw bytes, before the decode (``transforms.probe``).
+``stripe``, ``woocommerce``, ``adyen``, ``commercetools``, ``paypal`` and ``square``
+(docs/vendors.md; ``transforms.<vendor>.configure(...)`` makes configured ones). Your own: the
+README, "Write a transform in 10 minutes". A transform may carry a probe that filters from the
+raw bytes, before the decode (``transforms.probe``).
 """
 
 from transforms.activity import Activity, ActivityObject, Actor, Contact, Link, Source

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from transforms._sniff import leading_vendor, looks_like
 from transforms.activity import Activity, ActivityObject, Actor, Contact, Source
 from transforms.contract import clean_text
 from transforms.event import EventMeta, TransformError
@@ -45,32 +46,27 @@ class Envelope:
 
 
 def event_type(event: Any, schema: str) -> str:
-    """The event's ``type``; the event must be a JSON object. ``schema`` names the transform
-    (``orders``) so that a payload of another format says what it is not."""
+    """The event's ``type``; the event must be a JSON object of this schema. ``schema`` names the
+    transform (``orders``) so that a payload of another format says what it is not, and which
+    built-in reads it when it is a vendor's webhook (transforms._sniff): a Square webhook's
+    ``"type": "payment.updated"`` is a misrouted topic, not a type to filter."""
     what = f"{'an' if schema[:1] in 'aeiou' else 'a'} {schema} event"
     if not isinstance(event, dict):
         raise TransformError(f"not {what}: expected a JSON object (got {json_kind(event)})")
     kind = event.get("type")
+    if kind is None:
+        vendor = looks_like(event)
+        hint = f"; this looks like {vendor.what}: subscribe the topic to '{vendor.builtin}'" \
+            if vendor else ""
+        raise TransformError(f"not {what}: no `type` (docs/event-schema.md){hint}")
+    # a vendor payload with a "type" of its own (Stripe, Square, commercetools) would otherwise
+    # read as a generic type not shown, and be filtered: a misrouted topic nobody would notice
+    if (vendor := leading_vendor(event)) is not None:
+        raise TransformError(f"not {what}: this looks like {vendor.what}: subscribe the topic "
+                             f"to '{vendor.builtin}'")
     if isinstance(kind, str) and kind:
         return kind
-    if kind is None:
-        hint = _looks_like(event)
-        raise TransformError(f"not {what}: no `type` (docs/event-schema.md){hint}")
     raise TransformError(f"type: expected a non-empty string (got {json_kind(kind)})")
-
-
-def _looks_like(event: dict[str, Any]) -> str:
-    """A hint for the common mix-up: a vendor's webhook on a topic subscribed to a generic
-    transform."""
-    if "notificationItems" in event:
-        return "; this looks like an Adyen notification: subscribe the topic to 'adyen'"
-    if event.get("object") == "event":
-        return "; this looks like a Stripe event: subscribe the topic to 'stripe'"
-    if "order_status_url" in event or "admin_graphql_api_id" in event:
-        return "; this looks like a Shopify webhook: subscribe the topic to 'shopify'"
-    if "order_key" in event or "date_created_gmt" in event:
-        return "; this looks like a WooCommerce webhook: subscribe the topic to 'woocommerce'"
-    return ""
 
 
 def read_envelope(event: dict[str, Any], meta: EventMeta, default_source: str) -> Envelope:

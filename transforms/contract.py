@@ -222,14 +222,7 @@ def _problems(act: Activity, resolved: bool = True) -> list[str]:
     """Every rule ``act`` breaks. ``resolved=False`` (the transform stage) accepts a contact that
     is only vendor refs, which the pipeline resolves before encoding."""
     problems: list[str] = []
-    name = act.name
-    if not isinstance(name, str):
-        problems.append(f"activity.name: must be a string (got {_kind(name)})")
-    elif not 1 <= len(name) <= MAX_NAME_CHARS:
-        problems.append(f"activity.name: must be 1-{MAX_NAME_CHARS} characters (got {len(name)})")
-    elif name.isspace():
-        problems.append("activity.name: must not be blank")
-
+    _name_problems(act.name, problems)
     ts = act.timestamp
     if not isinstance(ts, datetime):
         problems.append(f"activity.timestamp: must be a datetime (got {_kind(ts)})")
@@ -238,10 +231,32 @@ def _problems(act: Activity, resolved: bool = True) -> list[str]:
             f"activity.timestamp: must be timezone-aware (got naive {ts.isoformat()}); "
             "attach tzinfo=UTC"
         )
-
     _optional_text(act.description, "activity.description", problems)
     _optional_text(act.link, "activity.link", problems)
+    _parties_problems(act, problems)
+    _context_problems(act.context, problems)
+    contact = act.contact
+    if isinstance(contact, Contact):
+        _contact_problems(contact, "contact", problems, resolved)
+    else:
+        problems.append(f"contact: must be a Contact (got {_kind(contact)})")
+    key = act.key
+    if key is not None and not (isinstance(key, str) and key):
+        problems.append(f"key: must be a non-empty string or None (got {key!r})")
+    return problems
 
+
+def _name_problems(name: Any, problems: list[str]) -> None:
+    if not isinstance(name, str):
+        problems.append(f"activity.name: must be a string (got {_kind(name)})")
+    elif not 1 <= len(name) <= MAX_NAME_CHARS:
+        problems.append(f"activity.name: must be 1-{MAX_NAME_CHARS} characters (got {len(name)})")
+    elif name.isspace():
+        problems.append("activity.name: must not be blank")
+
+
+def _parties_problems(act: Activity, problems: list[str]) -> None:
+    """The actor, the source and the object: their types and their text fields."""
     actor = act.actor
     if isinstance(actor, Actor):
         _text(actor.id, "activity.actor.id", problems)
@@ -249,14 +264,12 @@ def _problems(act: Activity, resolved: bool = True) -> list[str]:
         _text(actor.type, "activity.actor.type", problems)
     else:
         problems.append(f"activity.actor: must be an Actor (got {_kind(actor)})")
-
     source = act.source
     if isinstance(source, Source):
         _text(source.name, "activity.source.name", problems)
         _text(source.id, "activity.source.id", problems)
     else:
         problems.append(f"activity.source: must be a Source (got {_kind(source)})")
-
     obj = act.object
     if isinstance(obj, ActivityObject):
         _text(obj.type, "activity.object.type", problems)
@@ -265,24 +278,14 @@ def _problems(act: Activity, resolved: bool = True) -> list[str]:
     elif obj is not None:
         problems.append(f"activity.object: must be an ActivityObject or None (got {_kind(obj)})")
 
-    context = act.context
-    if context is not None:
-        if isinstance(context, Mapping):
-            if type(context) is not dict or not _plain_json_object(context, 1):
-                _check_json(context, "activity.context", 1, problems)
-        else:
-            problems.append(f"activity.context: must be a JSON object (got {_kind(context)})")
 
-    contact = act.contact
-    if isinstance(contact, Contact):
-        _contact_problems(contact, "contact", problems, resolved)
-    else:
-        problems.append(f"contact: must be a Contact (got {_kind(contact)})")
-
-    key = act.key
-    if key is not None and not (isinstance(key, str) and key):
-        problems.append(f"key: must be a non-empty string or None (got {key!r})")
-    return problems
+def _context_problems(context: Any, problems: list[str]) -> None:
+    if context is None:
+        return
+    if not isinstance(context, Mapping):
+        problems.append(f"activity.context: must be a JSON object (got {_kind(context)})")
+    elif type(context) is not dict or not _plain_json_object(context, 1):
+        _check_json(context, "activity.context", 1, problems)
 
 
 def _contact_problems(contact: Contact, where: str, problems: list[str], resolved: bool) -> None:

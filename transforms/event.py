@@ -60,6 +60,8 @@ FILTER_REASONS: dict[str, str] = {
     "learn_only": "a learn_only subscription: its events only feed the contact directory",
     "mapping_filtered": "a JSONata mapping returned null, nothing, [] or {\"filter\": reason}",
     "snapshot_read": "a Debezium snapshot read (op r): a row's past, not news (snapshot: include)",
+    "payload_not_included": "a commercetools message too large for its destination, delivered "
+                            "without its fields (payloadNotIncluded): read it from the API",
 }
 
 

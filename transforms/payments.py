@@ -39,6 +39,7 @@ from transforms._envelope import (
     required_child,
     text,
 )
+from transforms._sniff import MARKER_KEYS
 from transforms.activity import Activity, ActivityObject, Actor
 from transforms.event import EventMeta, Filtered
 from transforms.money import money
@@ -264,4 +265,4 @@ def _not_shown(kind: str) -> Filtered:
 
 
 # Filtered types are settled from the raw bytes, without a decode (transforms.probe).
-with_probe(payment_activity, type_probe(_BUILDERS, _not_shown))
+with_probe(payment_activity, type_probe(_BUILDERS, _not_shown, unsure_before=MARKER_KEYS))

@@ -49,7 +49,7 @@ def probe_of(transform: object) -> Probe | None:
 
 
 def type_probe(shown: Iterable[str], not_shown: Callable[[str], Filtered], *,
-               field: str = "type") -> Probe:
+               field: str = "type", unsure_before: Iterable[bytes] = ()) -> Probe:
     """The probe of a transform that filters every event whose top-level ``field`` string is not
     in ``shown``, with ``not_shown(type)`` (the very function the transform returns it with).
 
@@ -62,7 +62,11 @@ def type_probe(shown: Iterable[str], not_shown: Callable[[str], Filtered], *,
     - no ``"field"`` and no backslash follow anywhere (a later duplicate key, even one spelled
       with ``\\u`` escapes, would win in the decoder; nested keys of that name make it unsure too);
     - the value ends with ``}`` (trailing whitespace allowed): a value cut short is decoded, and
-      dead-lettered as ``decode``.
+      dead-lettered as ``decode``;
+    - none of the ``unsure_before`` byte strings occurs before ``field``: the keys by which the
+      transform recognises another vendor's payload there (``transforms._sniff.MARKER_KEYS``),
+      which it rejects as a misrouted topic rather than filtering. Only the part already read is
+      searched: it costs nothing on the bytes after the type.
     """
     shown_bytes = frozenset(s.encode() for s in shown)
     key = re.escape(f'"{field}"'.encode())
@@ -74,6 +78,8 @@ def type_probe(shown: Iterable[str], not_shown: Callable[[str], Filtered], *,
         + ws + key + ws + b":" + ws + rb'"([^"\\\x00-\x1f]*)"')
     match = pattern.match
     needle = f'"{field}"'.encode()
+    markers = tuple(unsure_before)
+    marked = re.compile(b"|".join(re.escape(m) for m in markers)).search if markers else None
     cache: dict[bytes, Filtered] = {}
 
     def probe(value: bytes) -> Filtered | None:
@@ -87,6 +93,8 @@ def type_probe(shown: Iterable[str], not_shown: Callable[[str], Filtered], *,
         if value.find(b"\\", end) >= 0 or value.find(needle, end) >= 0:
             return None
         if not value.endswith(b"}") and not value.rstrip(b" \t\n\r").endswith(b"}"):
+            return None
+        if marked is not None and marked(value, 0, m.start(1)) is not None:
             return None
         filtered = cache.get(kind)
         if filtered is None:

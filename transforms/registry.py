@@ -8,10 +8,13 @@ from types import MappingProxyType
 from typing import cast
 
 from transforms.adyen import adyen_activity
+from transforms.commercetools import commercetools_activity
 from transforms.event import Transform
 from transforms.orders import order_activity
 from transforms.payments import payment_activity
+from transforms.paypal import paypal_activity
 from transforms.shopify import shopify_activity
+from transforms.square import square_activity
 from transforms.stripe import stripe_activity
 from transforms.woocommerce import woocommerce_activity
 
@@ -25,6 +28,9 @@ BUILTIN_TRANSFORMS: Mapping[str, Transform] = MappingProxyType(
         "stripe": stripe_activity,  # transforms.stripe.configure() for other options
         "woocommerce": woocommerce_activity,  # transforms.woocommerce.configure() for options
         "adyen": adyen_activity,  # transforms.adyen.configure() for options
+        "commercetools": commercetools_activity,  # transforms.commercetools.configure()
+        "paypal": paypal_activity,  # transforms.paypal.configure() for options
+        "square": square_activity,  # transforms.square.configure() for options
     }
 )
 

@@ -60,6 +60,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from transforms._envelope import clip, humanize, ident, json_kind
+from transforms._sniff import misrouted
 from transforms.activity import Activity, ActivityObject, Actor, Contact, Link, Source
 from transforms.contract import clean_text, vendor_ref
 from transforms.event import EventMeta, Filtered, Transform, TransformError
@@ -154,6 +155,26 @@ class _Delivery:
 def _activities(event: Any, meta: EventMeta, config: ShopifyConfig) -> list[Activity | Link] | Filtered:
     if not isinstance(event, dict):
         raise TransformError(f"not a Shopify delivery: expected a JSON object (got {json_kind(event)})")
+    body, topic, shop = _unwrap(event, meta, config)
+    build = _BUILDERS.get(topic)
+    if build is None:
+        return Filtered("event_type_not_shown",
+                        f"shopify: topic {clip(topic, 100)} is not shown on the timeline")
+    d = _Delivery(topic, body, _shop_domain(config, meta, shop, body), meta, config)
+    result = build(d)
+    if isinstance(result, Filtered):
+        return result
+    activities = result if isinstance(result, list) else [result]
+    links = _links(d, body)
+    if not activities and not links:
+        return Filtered("no_change_to_show", f"shopify: this {d.topic} dates no change it shows "
+                                             "to its own updated_at")
+    return [*activities, *links]
+
+
+def _unwrap(event: dict[str, Any], meta: EventMeta,
+            config: ShopifyConfig) -> tuple[dict[str, Any], str, str | None]:
+    """The delivery's body, its topic (normalised) and the shop domain an envelope names."""
     body, topic, shop = event, config.topic or meta.header(config.topic_header), None
     wrapped = event.get(config.payload_field)
     if isinstance(wrapped, dict) and config.topic_field in event:
@@ -164,23 +185,20 @@ def _activities(event: Any, meta: EventMeta, config: ShopifyConfig) -> list[Acti
             f"not a Shopify delivery: no topic: expected the {config.topic_header} header or an "
             f"envelope {{\"{config.topic_field}\": …, \"{config.payload_field}\": {{…}}}}; for a "
             "Kafka topic that carries one kind, use shopify.configure(topic=…)")
-    build = _BUILDERS.get(_topic(topic))
-    if build is None:
-        return Filtered("event_type_not_shown",
-                        f"shopify: topic {clip(_topic(topic), 100)} is not shown on the timeline")
-    shop = config.shop_domain or meta.header(config.shop_domain_header) or shop or _shop_of(body)
-    if shop is not None and not _HOSTNAME.match(shop):
-        shop = None  # not a domain: no admin links rather than broken ones
-    d = _Delivery(_topic(topic), body, shop, meta, config)
-    result = build(d)
-    if isinstance(result, Filtered):
-        return result
-    activities = result if isinstance(result, list) else [result]
-    links = _links(d, body)
-    if not activities and not links:
-        return Filtered("no_change_to_show", f"shopify: this {d.topic} dates no change it shows "
-                                             "to its own updated_at")
-    return [*activities, *links]
+    if (foreign := misrouted(body, "shopify", "a Shopify delivery")) is not None:
+        raise TransformError(foreign)
+    return body, _topic(topic), shop
+
+
+def _shop_domain(config: ShopifyConfig, meta: EventMeta, envelope_shop: str | None,
+                 body: dict[str, Any]) -> str | None:
+    """The shop's domain from the options, the header, the envelope or the body; None when it
+    is not a domain (no admin links rather than broken ones)."""
+    shop = (config.shop_domain or meta.header(config.shop_domain_header) or envelope_shop
+            or _shop_of(body))
+    return shop if shop is not None and _HOSTNAME.match(shop) else None
+
+
 def _topic(value: str) -> str:
     """``"ORDERS_CREATE"`` / ``" Orders/Create "`` -> ``"orders/create"``."""
     value = value.strip().lower()
@@ -239,29 +257,42 @@ def _read_customer(d: _Delivery, body: dict[str, Any],
     """The contact, the customer as actor, and their name. Address phones are never the
     contact: the shipping address is often someone else's (a gift, a workplace)."""
     customer = _obj(body, "customer")
-    email, phone = _customer_details(body)
     customer_id = _plain_id(customer.get("id"))
+    contact = _order_contact(d, body, order_id, customer_id)
+    identifier = contact.identifier()
+    name = _buyer_name(body)
+    shown = identifier[1] if identifier else None
+    actor_id = customer_id if customer_id and len(customer_id) <= _MAX_ID else (
+        shown or contact.refs[0])
+    return contact, Actor(id=actor_id, name=name or shown or "Customer"), name
+
+
+def _order_contact(d: _Delivery, body: dict[str, Any], order_id: str | None,
+                   customer_id: str | None) -> Contact:
+    """The email/phone (or the configured external id), else the order's and customer's refs."""
+    email, phone = _customer_details(body)
     external = None
     if d.config.external_id is not None and customer_id:
         external = d.config.external_id.replace("{customer_id}", customer_id)
-    refs = tuple(r for r in (vendor_ref("shopify", "order", order_id),
-                             vendor_ref("shopify", "customer", customer_id)) if r)
     contact = Contact(email=email, phone=phone,
                       unique_external_id=_bounded(external, "external id", _MAX_ID))
-    if contact.identifier() is None:
-        if not refs:
-            raise TransformError(f"Shopify {d.topic} payload {_plain_id(body.get('id'))} names no "
-                                 "customer email, phone, order or customer id")
-        contact = Contact(refs=refs)
-    identifier = contact.identifier()
-    # the buyer's name: the customer account's, else the billing address's (who paid); never
-    # the shipping address's, which may be a recipient's
+    if contact.identifier() is not None:
+        return contact
+    refs = tuple(r for r in (vendor_ref("shopify", "order", order_id),
+                             vendor_ref("shopify", "customer", customer_id)) if r)
+    if not refs:
+        raise TransformError(f"Shopify {d.topic} payload {_plain_id(body.get('id'))} names no "
+                             "customer email, phone, order or customer id")
+    return Contact(refs=refs)
+
+
+def _buyer_name(body: dict[str, Any]) -> str | None:
+    """The buyer's name: the customer account's, else the billing address's (who paid); never
+    the shipping address's, which may be a recipient's."""
+    customer = _obj(body, "customer")
     full = " ".join(p for p in (_str(customer, "first_name"), _str(customer, "last_name")) if p)
     name = _first(full or None, _str(_obj(body, "billing_address"), "name"))
-    name = clip(name, 200) if name else None
-    shown = identifier[1] if identifier else None
-    actor_id = customer_id if customer_id and len(customer_id) <= _MAX_ID else (shown or refs[0])
-    return contact, Actor(id=actor_id, name=name or shown or "Customer"), name
+    return clip(name, 200) if name else None
 
 
 def _customer_details(body: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -347,33 +378,34 @@ def _summary(order: _Order, status: str) -> dict[str, Any]:
 def _items(lines: Any, pricing: _Pricing | None, context: dict[str, Any]) -> int:
     """Adds "Items" (units) and "Item description" (the first MAX_ITEMS lines) to ``context``,
     prices in the pricing's one currency (none shown without one)."""
-    currency = pricing.currency if pricing else None
     if not isinstance(lines, list):
         return 0
-    units = 0
-    described: dict[str, Any] = {}
-    for line in lines:
-        if not isinstance(line, dict):
-            continue
-        quantity = line.get("quantity")
-        quantity = quantity if isinstance(quantity, int) and 0 <= quantity < 10**9 else 1
-        units += quantity
-        if len(described) < MAX_ITEMS:
-            name = _first(_str(line, "name"), _str(line, "title"), _str(line, "sku")) or "Item"
-            entry: dict[str, Any] = {"Item name": clip(name, 200), "Quantity": quantity}
-            price = pricing.line_price(line) if pricing else None
-            if price is not None and currency:
-                entry["Price"] = money(price, currency)
-            if sku := _str(line, "sku"):
-                entry["SKU"] = clip(sku, 100)
-            described[f"Item {len(described) + 1}"] = entry
-    counted = sum(1 for line in lines if isinstance(line, dict))
-    if counted > MAX_ITEMS:
-        described["More"] = f"and {counted - MAX_ITEMS} more"
-    if counted:
+    lines = [line for line in lines if isinstance(line, dict)]
+    units = sum(_quantity(line) for line in lines)
+    described: dict[str, Any] = {f"Item {number}": _item_entry(line, pricing)
+                                 for number, line in enumerate(lines[:MAX_ITEMS], start=1)}
+    if len(lines) > MAX_ITEMS:
+        described["More"] = f"and {len(lines) - MAX_ITEMS} more"
+    if lines:
         context["Items"] = units
         context["Item description"] = described
     return units
+
+
+def _quantity(line: dict[str, Any]) -> int:
+    quantity = line.get("quantity")
+    return quantity if isinstance(quantity, int) and 0 <= quantity < 10**9 else 1
+
+
+def _item_entry(line: dict[str, Any], pricing: _Pricing | None) -> dict[str, Any]:
+    name = _first(_str(line, "name"), _str(line, "title"), _str(line, "sku")) or "Item"
+    entry: dict[str, Any] = {"Item name": clip(name, 200), "Quantity": _quantity(line)}
+    price = pricing.line_price(line) if pricing else None
+    if price is not None and pricing and pricing.currency:
+        entry["Price"] = money(price, pricing.currency)
+    if sku := _str(line, "sku"):
+        entry["SKU"] = clip(sku, 100)
+    return entry
 
 
 def _activity(d: _Delivery, order: _Order, name: str, description: str, actor: Actor,
@@ -462,9 +494,7 @@ def _fulfilled(d: _Delivery, order: _Order | None = None,
     if fulfillment is None:
         fulfillment = next(_fulfillments(order.body), {})
     partial = _str(order.body, "fulfillment_status") == "partial"
-    carrier = _str(fulfillment, "tracking_company")
-    tracking = _str(fulfillment, "tracking_number") or _first(*_strs(fulfillment, "tracking_numbers"))
-    url = _str(fulfillment, "tracking_url") or _first(*_strs(fulfillment, "tracking_urls"))
+    carrier, tracking, url = _tracking(fulfillment)
     verb = "shipped" if carrier or tracking else "fulfilled"
     verb = f"partly {verb}" if partial else verb
     context = _summary(order, verb)
@@ -480,10 +510,19 @@ def _fulfilled(d: _Delivery, order: _Order | None = None,
     key = (f"shopify:fulfillment:{fulfillment_id}" if partial and fulfillment_id
            else f"shopify:order:{order.id}:fulfilled")
     note = _not_contradicted(order, "fulfillment_status", context)
+    when = (_when(d, fulfillment, "created_at", "updated_at") if fulfillment
+            else _when(d, order.body, "updated_at"))
     return _activity(d, order, f"Order {order.label} {verb}",
                      f"Order {order.label} was {verb}{via}{number}.{note}", d.system(), context,
-                     _when(d, fulfillment, "created_at", "updated_at") if fulfillment
-                     else _when(d, order.body, "updated_at"), key)
+                     when, key)
+
+
+def _tracking(fulfillment: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """The carrier, the tracking number and the tracking link (the first of several)."""
+    carrier = _str(fulfillment, "tracking_company")
+    tracking = _str(fulfillment, "tracking_number") or _first(*_strs(fulfillment, "tracking_numbers"))
+    url = _str(fulfillment, "tracking_url") or _first(*_strs(fulfillment, "tracking_urls"))
+    return carrier, tracking, url
 
 
 def _refunded(d: _Delivery, order: _Order | None = None,
@@ -494,16 +533,9 @@ def _refunded(d: _Delivery, order: _Order | None = None,
     refund_id = _id(refund, "id", f"Shopify {d.topic} refund")
     standalone = order is None
     if order is None:
-        order_id = _plain_id(refund.get("order_id"))
-        if order_id is None:
-            raise TransformError(f"Shopify refund {refund_id} has no order_id")
-        contact, actor, name = _read_customer(d, refund, order_id)
-        order = _Order(order_id, order_id, None, contact, actor, name, refund,
-                       _Pricing(None, None, False))
+        order = _refund_order(d, refund, refund_id)
     label = f"order {order.id}" if standalone else f"order {order.label}"
-    lines = [line.get("line_item") for line in _list(refund, "refund_line_items")
-             if isinstance(line, dict)]
-    lines = [line for line in lines if isinstance(line, dict)]
+    lines = _refund_lines(refund)
     back = _refund_amount(refund, order.pricing.currency)
     partly = back is not None and order.total is not None and back[1] == order.total[1] \
         and back[0] < order.total[0]
@@ -511,21 +543,43 @@ def _refunded(d: _Delivery, order: _Order | None = None,
     context = {"Order ID": order.id} if standalone else _summary(order, status)
     context["Refund ID"] = refund_id
     note = _str(refund, "note")
-    because = f": {clip(note, 300).rstrip('. ')}" if note else ""
-    if back and not partly and order.total == back:
+    if back:
         context["Refunded amount"] = money(*back)
-        description = f"{label[:1].upper()}{label[1:]} was refunded in full ({money(*back)}){because}."
-    elif back:
-        context["Refunded amount"] = money(*back)
-        description = f"{money(*back)} of {label} was refunded{because}."
-    else:
-        description = f"{label[:1].upper()}{label[1:]} was refunded{because}."
+    description = _refund_sentence(label, back, order.total if not partly else None, note)
     if note:
         context["Refund note"] = clip(note, 500)
     _items(lines, _refund_pricing(lines, back[1] if back else None), context)
     name = f"Order {status}" if standalone else f"Order {order.label} {status}"
     return _activity(d, order, name, description, d.system(), context,
                      _when(d, refund, "created_at", "processed_at"), f"shopify:refund:{refund_id}")
+
+
+def _refund_order(d: _Delivery, refund: dict[str, Any], refund_id: str) -> _Order:
+    """The order of a refunds/create delivery, as far as the refund names it: its id only."""
+    order_id = _plain_id(refund.get("order_id"))
+    if order_id is None:
+        raise TransformError(f"Shopify refund {refund_id} has no order_id")
+    contact, actor, name = _read_customer(d, refund, order_id)
+    return _Order(order_id, order_id, None, contact, actor, name, refund,
+                  _Pricing(None, None, False))
+
+
+def _refund_lines(refund: dict[str, Any]) -> list[dict[str, Any]]:
+    """The refunded line items (each ``refund_line_items[].line_item``)."""
+    lines = [line.get("line_item") for line in _list(refund, "refund_line_items")
+             if isinstance(line, dict)]
+    return [line for line in lines if isinstance(line, dict)]
+
+
+def _refund_sentence(label: str, back: tuple[Decimal, str] | None,
+                     whole: tuple[Decimal, str] | None, note: str | None) -> str:
+    """``whole`` is the order's total unless the refund is known to be partial."""
+    because = f": {clip(note, 300).rstrip('. ')}" if note else ""
+    if back and whole == back:
+        return f"{label[:1].upper()}{label[1:]} was refunded in full ({money(*back)}){because}."
+    if back:
+        return f"{money(*back)} of {label} was refunded{because}."
+    return f"{label[:1].upper()}{label[1:]} was refunded{because}."
 
 
 def _checkout_started(d: _Delivery) -> Activity | Filtered:
@@ -591,20 +645,29 @@ def _refund_amount(refund: dict[str, Any],
     """The money that went back: the refund's successful refund transactions, in one currency.
     A transaction without a currency (seen with ``"currency": null``) takes the one its refund
     states elsewhere (its other transactions, its lines' presentment money) or its order's."""
-    stated = [_code(t.get("currency")) for t in _list(refund, "transactions") if isinstance(t, dict)]
-    stated += [_code(_obj(_obj(line, "subtotal_set"), "presentment_money").get("currency_code"))
-               for line in _list(refund, "refund_line_items")]
-    fallback = next((code for code in stated if code), order_currency)
+    fallback = _stated_currency(refund) or order_currency
     total, currency = Decimal(0), None
-    for transaction in _list(refund, "transactions"):
-        if not isinstance(transaction, dict) or _str(transaction, "kind") != "refund" \
-                or _str(transaction, "status") not in (None, "success"):
-            continue
+    for transaction in _successful_refunds(refund):
         amount = _amount(transaction.get("amount"))
         code = _code(transaction.get("currency")) or fallback
         if amount is not None and amount >= 0 and code is not None and currency in (None, code):
             total, currency = total + amount, code
     return (total, currency) if currency else None
+
+
+def _stated_currency(refund: dict[str, Any]) -> str | None:
+    """The first currency the refund states: a transaction's, else a line's presentment money."""
+    stated = [_code(t.get("currency")) for t in _list(refund, "transactions") if isinstance(t, dict)]
+    stated += [_code(_obj(_obj(line, "subtotal_set"), "presentment_money").get("currency_code"))
+               for line in _list(refund, "refund_line_items")]
+    return next((code for code in stated if code), None)
+
+
+def _successful_refunds(refund: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for transaction in _list(refund, "transactions"):
+        if isinstance(transaction, dict) and _str(transaction, "kind") == "refund" \
+                and _str(transaction, "status") in (None, "success"):
+            yield transaction
 
 
 def _refund_pricing(lines: list[dict[str, Any]], currency: str | None) -> _Pricing:

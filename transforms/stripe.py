@@ -1,14 +1,17 @@
 """Built-in transform for Stripe webhook events (what the agent sees: docs/vendors.md).
 
 One event, one activity, keyed ``stripe:<event id>`` (``evt_…``: Stripe sends the same id on
-every retry), linked to the payment in Stripe's dashboard (``/test/`` when not ``livemode``):
+every retry), linked to the payment in Stripe's dashboard (``/test/`` when not ``livemode``). A
+payment attempt's outcome is keyed on the attempt instead, ``stripe:charge:<ch_…>:<outcome>``:
+its ``payment_intent.*`` and ``charge.*`` events are one fact, shown once.
 
 ==============================  ==================================  ============================
 event type                      name                                actor
 ==============================  ==================================  ============================
 payment_intent.succeeded        Payment succeeded                   the customer
 payment_intent.payment_failed   Payment failed                      the customer (their attempt)
-charge.succeeded                Payment succeeded                   the customer
+charge.succeeded                Payment succeeded (``captured:      the customer
+                                false``: Payment authorised)
 charge.failed                   Payment failed                      the customer (their attempt)
 charge.refunded                 Payment refunded / partly refunded  Stripe (system)
 charge.dispute.created          Payment disputed / Payment inquiry  the customer (their bank)
@@ -17,7 +20,9 @@ invoice.payment_failed          Invoice payment failed              Stripe (syst
 customer.created / .updated     no activity: Links only             (teaches the directory)
 ==============================  ==================================  ============================
 
-Any other type is ``Filtered("event_type_not_shown")``. Amounts are minor units converted with
+Any other type is ``Filtered("event_type_not_shown")``; another vendor's payload is rejected as a
+misrouted topic. A failure reads as Stripe documents its decline code, what happened and what the
+customer can do (``STRIPE_DECLINES``). Amounts are minor units converted with
 Stripe's own exponents, which differ from ISO 4217 for a few currencies (``STRIPE_EXPONENTS``).
 
 The contact is the customer's email (billing details, receipt email, checkout/invoice customer
@@ -44,14 +49,16 @@ from typing import Any
 from urllib.parse import quote
 
 from transforms._envelope import clip, humanize, ident, json_kind, reason_text
+from transforms._sniff import misrouted
 from transforms.activity import Activity, ActivityObject, Actor, Contact, Link, Source
 from transforms.contract import clean_text, vendor_ref
 from transforms.event import EventMeta, Filtered, Transform, TransformError
 from transforms.money import money
-from transforms.payments import DISPUTE_REASONS, FAILURE_REASONS
+from transforms.payments import DISPUTE_REASONS
 from transforms.timefmt import parse_time
 
-__all__ = ["STRIPE_EXPONENTS", "StripeConfig", "configure", "stripe_activity", "stripe_amount"]
+__all__ = ["STRIPE_DECLINES", "STRIPE_EXPONENTS", "StripeConfig", "configure", "stripe_activity",
+           "stripe_amount"]
 
 # Stripe's "zero-decimal" and "three-decimal" currencies (docs.stripe.com/currencies); all others
 # are two-decimal in Stripe's API. Where this differs from ISO 4217: ISK is zero-decimal in ISO but
@@ -64,6 +71,105 @@ STRIPE_EXPONENTS: dict[str, int] = {
         0,
     ),
     **dict.fromkeys(("BHD", "JOD", "KWD", "OMR", "TND"), 3),
+}
+# What each code means and what the customer can do, as Stripe documents them
+# (docs.stripe.com/declines/codes: decline codes; docs.stripe.com/error-codes: the card error codes
+# a failed payment carries without one). Shown as "Payment of 25.00 USD failed: <what>. <next>".
+# Codes Stripe says not to explain to the customer (lost or stolen cards, suspected fraud, block
+# lists) are worded so that an agent reading them aloud accuses nobody; the raw code stays in the
+# context.
+_NO_REASON = "the card issuer declined it without giving a reason"
+_ASK_ISSUER = "The customer can ask their card issuer why, or use another payment method."
+_NOT_TO_SHARE = ("the card was declined for a reason Stripe advises not to share with the "
+                 "customer: tell them only that the card was declined")
+_ANOTHER_CARD = "The customer can use another card or payment method."
+_RETYPE = "The customer can try again, entering the card details exactly as on the card."
+STRIPE_DECLINES: dict[str, tuple[str, str]] = {
+    "approve_with_id": ("the card issuer could not authorise the payment",
+                        "The customer can try again; if it fails again, they can ask their card "
+                        "issuer."),
+    "authentication_required": ("the bank asked the customer to confirm the payment (3-D "
+                                "Secure) and it was not confirmed",
+                                "The customer can try again and complete the bank's confirmation "
+                                "step; if it is declined again, they can ask their card issuer."),
+    "call_issuer": (_NO_REASON, _ASK_ISSUER),
+    "card_declined": ("the card was declined", _ASK_ISSUER),
+    "card_not_supported": ("the card does not support this type of purchase",
+                           "The customer can ask their card issuer whether the card can be used "
+                           "for this type of purchase, or use another payment method."),
+    "card_velocity_exceeded": ("the customer has reached the balance, credit limit or "
+                               "transaction limit available on the card",
+                               "The customer can ask their card issuer, or use another payment "
+                               "method."),
+    "currency_not_supported": ("the card does not support this currency",
+                               "The customer can ask their card issuer whether the card can pay "
+                               "in this currency, or use another payment method."),
+    "do_not_honor": (_NO_REASON, _ASK_ISSUER),
+    "do_not_try_again": (_NO_REASON, _ASK_ISSUER),
+    "duplicate_transaction": ("a payment with the same amount and card was made very recently",
+                              "Check whether the earlier payment went through before the "
+                              "customer tries again."),
+    "expired_card": ("the card has expired", _ANOTHER_CARD),
+    "fraudulent": (_NOT_TO_SHARE, _ASK_ISSUER),
+    "generic_decline": ("the card was declined, without a specific reason (possibly by a "
+                        "payment rule)", _ASK_ISSUER),
+    "incorrect_cvc": ("the card's security code (CVC) is incorrect", _RETYPE),
+    "incorrect_number": ("the card number is incorrect", _RETYPE),
+    "incorrect_pin": ("the PIN entered is incorrect", "The customer can try again with the "
+                                                      "correct PIN."),
+    "incorrect_zip": ("the billing postal code is incorrect",
+                      "The customer can try again with the billing postal code their card "
+                      "issuer has on file."),
+    "insufficient_funds": ("the card has insufficient funds to complete the purchase",
+                           "The customer can use another payment method."),
+    "invalid_account": ("the card, or the account it is connected to, is not valid",
+                        "The customer can ask their card issuer to check that the card works."),
+    "invalid_amount": ("the amount is not valid or is more than the card allows",
+                       "If the amount is right, the customer can ask their card issuer whether "
+                       "they can pay that much."),
+    "invalid_cvc": ("the card's security code (CVC) is incorrect", _RETYPE),
+    "invalid_expiry_month": ("the card's expiry month is incorrect", _RETYPE),
+    "invalid_expiry_year": ("the card's expiry year is incorrect", _RETYPE),
+    "invalid_number": ("the card number is incorrect", _RETYPE),
+    "invalid_pin": ("the PIN entered is incorrect", "The customer can try again with the "
+                                                    "correct PIN."),
+    "issuer_not_available": ("the card issuer could not be reached to authorise the payment",
+                             "The customer can try again; if it fails again, they can ask their "
+                             "card issuer."),
+    "lost_card": (_NOT_TO_SHARE, _ASK_ISSUER),
+    "merchant_blacklist": (_NOT_TO_SHARE, _ASK_ISSUER),
+    "new_account_information_available": ("the card, or the account it is connected to, is "
+                                           "not valid any more", "The customer can ask their "
+                                                                 "card issuer for their new "
+                                                                 "card details."),
+    "no_action_taken": (_NO_REASON, _ASK_ISSUER),
+    "not_permitted": ("the card issuer does not permit this payment", _ASK_ISSUER),
+    "offline_pin_required": ("the card needs its PIN", "The customer can try again, inserting "
+                                                       "the card and entering the PIN."),
+    "online_or_offline_pin_required": ("the card needs its PIN",
+                                       "The customer can try again, inserting the card and "
+                                       "entering the PIN."),
+    "pickup_card": (_NOT_TO_SHARE, _ASK_ISSUER),
+    "pin_try_exceeded": ("the allowed number of PIN tries was exceeded", _ANOTHER_CARD),
+    "processing_error": ("an error occurred while processing the card",
+                         "The customer can try again; if it fails again, later."),
+    "reenter_transaction": ("the card issuer could not process the payment",
+                            "The customer can try again; if it fails again, they can ask their "
+                            "card issuer."),
+    "restricted_card": (_NOT_TO_SHARE, _ASK_ISSUER),
+    "revocation_of_all_authorizations": (_NO_REASON, _ASK_ISSUER),
+    "revocation_of_authorization": (_NO_REASON, _ASK_ISSUER),
+    "security_violation": (_NO_REASON, _ASK_ISSUER),
+    "service_not_allowed": (_NO_REASON, _ASK_ISSUER),
+    "stolen_card": (_NOT_TO_SHARE, _ASK_ISSUER),
+    "stop_payment_order": (_NO_REASON, _ASK_ISSUER),
+    "testmode_decline": ("a Stripe test card was used", "Real payments need a real card."),
+    "transaction_not_allowed": (_NO_REASON, _ASK_ISSUER),
+    "try_again_later": (_NO_REASON, "The customer can try again; if it keeps failing, they can "
+                                    "ask their card issuer."),
+    "withdrawal_count_limit_exceeded": ("the customer has reached the balance or credit limit "
+                                        "available on the card",
+                                        "The customer can use another payment method."),
 }
 _DASHBOARD = "https://dashboard.stripe.com/"
 _MAX_ID = 255  # an id longer than this is not a Stripe id; it would also bloat the key and body
@@ -129,15 +235,47 @@ def _activity(event: Any, meta: EventMeta, config: StripeConfig) -> list[Activit
     name, description, actor, context, obj = build(ev)
     activity = Activity(name=name, contact=ev.person.contact, actor=actor, source=ev.source,
                         timestamp=ev.timestamp, description=description, object=obj,
-                        context=context, key=f"stripe:{ev.id}")
+                        context=context, key=_key(ev))
     return [activity, *ev.person.links]
+
+
+# A card payment's outcome arrives twice when both payment_intent.* and charge.* are subscribed
+# (payment_intent.succeeded and charge.succeeded; payment_intent.payment_failed and charge.failed):
+# both are keyed on the charge, the attempt itself, so the ledger shows it once.
+_ATTEMPT_OUTCOMES = {"payment_intent.succeeded": "succeeded", "charge.succeeded": "succeeded",
+                     "payment_intent.payment_failed": "failed", "charge.failed": "failed"}
+
+
+def _key(ev: _Event) -> str:
+    """``stripe:charge:<ch_…>:succeeded|failed|authorized`` for a payment attempt whose charge the
+    event names, else ``stripe:<evt_…>`` (the same on every retry of the event)."""
+    outcome = _ATTEMPT_OUTCOMES.get(ev.kind)
+    charge_id = _attempt_charge(ev) if outcome else None
+    if charge_id is None:
+        return f"stripe:{ev.id}"
+    if ev.kind == "charge.succeeded" and ev.obj.get("captured") is False:
+        outcome = "authorized"
+    return f"stripe:charge:{charge_id}:{outcome}"
+
+
+def _attempt_charge(ev: _Event) -> str | None:
+    """The charge of this attempt: the charge itself, or the payment intent's failed charge
+    (``last_payment_error.charge``), latest charge, or newest embedded charge."""
+    if ev.kind.startswith("charge."):
+        return ev.obj_id
+    error_charge = _plain_id(_obj(ev.obj, "last_payment_error").get("charge"))
+    return (error_charge or _plain_id(ev.obj.get("latest_charge"))
+            or _plain_id(_latest_charge(ev.obj).get("id")))
 
 
 def _event_type(event: Any) -> str:
     """The event's type, after making sure this is a Stripe event at all: a format no Stripe
-    transform understands says so rather than failing on some field deep inside."""
+    transform understands says so rather than failing on some field deep inside, and another
+    vendor's payload is a misrouted topic, never a type to filter."""
     if not isinstance(event, dict):
         raise TransformError(f"not a Stripe event: expected a JSON object (got {json_kind(event)})")
+    if (foreign := misrouted(event, "stripe", "a Stripe event")) is not None:
+        raise TransformError(foreign)
     kind, wrapper = event.get("type"), event.get("object")
     if wrapper is not None and wrapper != "event":
         raise TransformError(
@@ -230,35 +368,14 @@ def _read_event(event: dict[str, Any], meta: EventMeta, kind: str, config: Strip
 def _read_person(obj: dict[str, Any], kind: str, obj_id: str, config: StripeConfig) -> _Person:
     """Who the event is about, from wherever this object type keeps the customer's details, and
     the ids that name them."""
-    views: list[dict[str, Any]] = []  # dicts with email/phone/name, best first
-    charge = _latest_charge(obj)
-    if kind.startswith("charge.dispute"):
-        evidence = _obj(obj, "evidence")
-        views.append({"email": _str(evidence, "customer_email_address"),
-                      "name": _str(evidence, "customer_name")})
-        charge = _obj(obj, "charge")  # only when the webhook expanded it
-    elif kind.startswith("checkout.session"):
-        details = _obj(obj, "customer_details")
-        views += [details, {"email": _str(obj, "customer_email")}]
-    elif kind.startswith("invoice"):
-        views.append({"email": _str(obj, "customer_email"), "phone": _str(obj, "customer_phone"),
-                      "name": _str(obj, "customer_name")})
-    else:
-        views += [_obj(obj, "billing_details"), {"email": _str(obj, "receipt_email")}]
-    error = _obj(obj, "last_payment_error")
-    # never the shipping details: a shipment's name and phone are the recipient's, often
-    # someone else than the customer (a gift, a workplace)
-    views += [_obj(charge, "billing_details"), {"email": _str(charge, "receipt_email")},
-              _obj(_obj(error, "payment_method"), "billing_details"),
-              {"name": _str(_obj(obj, "card"), "name")}]
-    email = next((v for view in views if (v := _str(view, "email"))), None)
-    phone = next((v for view in views if (v := _str(view, "phone"))), None)
-    name = next((v for view in views if (v := _str(view, "name"))), None)
+    charge = _obj(obj, "charge") if kind.startswith("charge.dispute") else _latest_charge(obj)
+    views = _customer_views(obj, kind, charge)
+    known = Contact(email=_bounded(_first(views, "email"), "email", 254),
+                    phone=_bounded(_first(views, "phone"), "phone", 50))
     customer_id = _plain_id(obj.get("customer")) or _plain_id(charge.get("customer"))
     external = None
     if config.external_id is not None and customer_id:
         external = config.external_id.replace("{customer_id}", customer_id)
-    known = Contact(email=_bounded(email, "email", 254), phone=_bounded(phone, "phone", 50))
     refs = _refs(obj, kind, obj_id, customer_id, charge)
     contact = Contact(email=known.email, phone=known.phone,
                       unique_external_id=_bounded(external, "external id", _MAX_ID),
@@ -267,10 +384,37 @@ def _read_person(obj: dict[str, Any], kind: str, obj_id: str, config: StripeConf
     if identifier is None and not refs:
         raise TransformError(f"Stripe {kind} {obj_id} has no customer email or phone, and Stripe "
                              "sent no customer id either: nothing names the customer")
+    name = _first(views, "name")
     name = clip(name, 200) if name else None
     shown = identifier[1] if identifier else None
     actor = Actor(id=customer_id or shown or refs[0], name=name or shown or "Customer")
     return _Person(contact, actor, name, _links(refs, customer_id, known))
+
+
+def _customer_views(obj: dict[str, Any], kind: str, charge: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every place this object type keeps the customer's email/phone/name, best first (for a
+    dispute, ``charge`` is only there when the webhook expanded it)."""
+    if kind.startswith("charge.dispute"):
+        evidence = _obj(obj, "evidence")
+        views = [{"email": _str(evidence, "customer_email_address"),
+                  "name": _str(evidence, "customer_name")}]
+    elif kind.startswith("checkout.session"):
+        views = [_obj(obj, "customer_details"), {"email": _str(obj, "customer_email")}]
+    elif kind.startswith("invoice"):
+        views = [{"email": _str(obj, "customer_email"), "phone": _str(obj, "customer_phone"),
+                  "name": _str(obj, "customer_name")}]
+    else:
+        views = [_obj(obj, "billing_details"), {"email": _str(obj, "receipt_email")}]
+    error = _obj(obj, "last_payment_error")
+    # never the shipping details: a shipment's name and phone are the recipient's, often
+    # someone else than the customer (a gift, a workplace)
+    return [*views, _obj(charge, "billing_details"), {"email": _str(charge, "receipt_email")},
+            _obj(_obj(error, "payment_method"), "billing_details"),
+            {"name": _str(_obj(obj, "card"), "name")}]
+
+
+def _first(views: list[dict[str, Any]], key: str) -> str | None:
+    return next((v for view in views if (v := _str(view, key))), None)
 
 
 def _refs(obj: dict[str, Any], kind: str, obj_id: str, customer_id: str | None,
@@ -363,6 +507,8 @@ def _payment(ev: _Event, status: str) -> tuple[_Money, dict[str, Any], ActivityO
 
 
 def _succeeded(ev: _Event) -> _Built:
+    if ev.kind == "charge.succeeded" and ev.obj.get("captured") is False:
+        return _authorized(ev)
     paid, context, obj = _payment(ev, "succeeded")
     received = _minor(ev.obj, "amount_received")
     if received:  # what was captured, when the intent says (it can be less than requested)
@@ -373,31 +519,84 @@ def _succeeded(ev: _Event) -> _Built:
             ev.person.actor, context, obj)
 
 
+def _authorized(ev: _Event) -> _Built:
+    """A charge.succeeded that says ``captured: false``: the card was authorised, no money has
+    moved yet (the capture, if any, comes as charge.captured / payment_intent.succeeded)."""
+    paid, context, obj = _payment(ev, "authorized, not captured")
+    by = f" ({context['Payment method']})" if "Payment method" in context else ""
+    return ("Payment authorised",
+            f"A payment of {paid.shown()} was authorised{by}; it has not been captured yet.",
+            ev.person.actor, context, obj)
+
+
 def _failed(ev: _Event) -> _Built:
     paid, context, obj = _payment(ev, "failed")
+    failure = _read_failure(ev)
+    reason, next_step = failure.explained()
+    if reason:
+        context["Failure reason"] = reason[:1].upper() + reason[1:]
+    if next_step:
+        context["What the customer can do"] = next_step
+    for label, value in (("Failure code", failure.code), ("Decline code", failure.decline)):
+        if value:
+            context[label] = clip(value, 100)
+    if failure.message:
+        context["Processor message"] = clip(failure.message, 500)
+    if (note := failure.informative_note()) and note != failure.message:
+        context["Stripe's note"] = clip(note, 500)
+    because = f": {reason}." if reason else "."
+    return ("Payment failed",
+            f"Payment of {paid.shown()} failed{because}" + (f" {next_step}" if next_step else ""),
+            ev.person.actor, context, obj)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """Why a payment failed, as Stripe's codes and messages say."""
+
+    code: str | None  # the generic code (``card_declined``)
+    decline: str | None  # the issuer's specific decline code (``insufficient_funds``)
+    message: str | None  # the error's / charge's message (written for the customer)
+    seller_message: str | None  # ``outcome.seller_message`` (written for the shop)
+
+    def explained(self) -> tuple[str | None, str | None]:
+        """What happened and what the customer can do: the issuer's decline code in Stripe's
+        words; else Stripe's note when it says more than the codes (a payment Stripe blocked);
+        else the generic code in words, the message, the code itself."""
+        if (known := self._documented(self.decline)) is not None:
+            return known
+        if note := self.informative_note():
+            return reason_text(note), None
+        if (known := self._documented(self.code)) is not None:
+            return known
+        if self.message:
+            return reason_text(self.message), None
+        return (clip(humanize(self.code), 100) if self.code else None), None
+
+    @staticmethod
+    def _documented(code: str | None) -> tuple[str, str] | None:
+        return STRIPE_DECLINES.get(code.lower()) if code else None
+
+    def informative_note(self) -> str | None:
+        """The seller message, unless it only repeats the code ("The bank returned the decline
+        code `x`.") or says nothing ("… did not return any further details …")."""
+        note = self.seller_message
+        if not note or (self.decline and self.decline in note) or "further details" in note:
+            return None
+        return note
+
+
+def _read_failure(ev: _Event) -> _Failure:
     error = _obj(ev.obj, "last_payment_error")
     charge = ev.obj if ev.kind.startswith("charge") else _latest_charge(ev.obj)
     outcome = _obj(charge, "outcome")
     if _str(outcome, "type") in ("authorized", "manual_review"):
         outcome = {}  # the network approved this charge: its outcome explains nothing here
-    code = _str(error, "code") or _str(charge, "failure_code")
-    decline = _str(error, "decline_code") or _str(outcome, "reason")
-    message = (_str(error, "message") or _str(charge, "failure_message")
-               or _str(outcome, "seller_message"))
-    known = next((FAILURE_REASONS[c.lower()] for c in (decline, code)
-                  if c and c.lower() in FAILURE_REASONS), None)
-    reason = known or (reason_text(message) if message else None) or (
-        clip(humanize(code), 100) if code else None)
-    if reason:
-        context["Failure reason"] = reason[:1].upper() + reason[1:]
-    for label, value in (("Failure code", code), ("Decline code", decline)):
-        if value:
-            context[label] = clip(value, 100)
-    if message:
-        context["Processor message"] = clip(message, 500)
-    return ("Payment failed",
-            f"Payment of {paid.shown()} failed" + (f": {reason}." if reason else "."),
-            ev.person.actor, context, obj)
+    return _Failure(
+        code=_str(error, "code") or _str(charge, "failure_code"),
+        decline=_str(error, "decline_code") or _str(outcome, "reason"),
+        message=_str(error, "message") or _str(charge, "failure_message"),
+        seller_message=_str(outcome, "seller_message"))
 
 
 def _refunded(ev: _Event) -> _Built:
@@ -407,22 +606,12 @@ def _refunded(ev: _Event) -> _Built:
     paid, context, obj = _payment(ev, "refunded")
     refunded = _minor(ev.obj, "amount_refunded")
     total = paid.amount if refunded is None else stripe_amount(refunded, paid.currency)
-    refunds = _obj(ev.obj, "refunds").get("data")
-    newest = refunds[0] if isinstance(refunds, list) and refunds and isinstance(refunds[0], dict) \
-        else {}
-    before = _minor(_obj(_obj(ev.raw, "data"), "previous_attributes"), "amount_refunded")
-    if before is not None and refunded is not None and 0 <= before < refunded:
-        this = stripe_amount(refunded - before, paid.currency)
-    elif (newest_minor := _minor(newest, "amount")) is not None and newest_minor > 0:
-        this = stripe_amount(newest_minor, paid.currency)
-    else:
-        this = total
-    this = min(this, total)
+    newest = _newest_refund(ev.obj)
+    this = min(_this_refund(ev, paid, total, newest), total)
     earlier = total - this
     # the newest refund's reason is this refund's only when it is the one we describe
     describes_newest = _minor(newest, "amount") == int(this.scaleb(_exponent(paid.currency)))
     reason = _str(newest, "reason") if describes_newest else None
-    because = f": {reason_text(reason)}" if reason else ""
     partly = total < paid.amount
     context["Status"] = "partly refunded" if partly else "refunded"
     context["Refunded amount"] = paid.shown(this)
@@ -432,18 +621,43 @@ def _refunded(ev: _Event) -> _Built:
         context["Refund reason"] = clip(humanize(reason), 300)
     if describes_newest and (refund_id := _plain_id(newest.get("id"))):
         context["Refund ID"] = refund_id
+    return ("Payment partly refunded" if partly else "Payment refunded",
+            _refund_sentence(paid, this, total, reason), ev.system(), context, obj)
+
+
+def _newest_refund(charge: dict[str, Any]) -> dict[str, Any]:
+    """The newest refund in ``refunds.data`` (API versions that embed it; newest first)."""
+    refunds = _obj(charge, "refunds").get("data")
+    if isinstance(refunds, list) and refunds and isinstance(refunds[0], dict):
+        return refunds[0]
+    return {}
+
+
+def _this_refund(ev: _Event, paid: _Money, total: Decimal, newest: dict[str, Any]) -> Decimal:
+    """What this refund gave back: the running total minus the previous one, else the newest
+    refund's amount, else the whole total."""
+    refunded = _minor(ev.obj, "amount_refunded")
+    before = _minor(_obj(_obj(ev.raw, "data"), "previous_attributes"), "amount_refunded")
+    if before is not None and refunded is not None and 0 <= before < refunded:
+        return stripe_amount(refunded - before, paid.currency)
+    newest_minor = _minor(newest, "amount")
+    if newest_minor is not None and newest_minor > 0:
+        return stripe_amount(newest_minor, paid.currency)
+    return total
+
+
+def _refund_sentence(paid: _Money, this: Decimal, total: Decimal, reason: str | None) -> str:
+    because = f": {reason_text(reason)}" if reason else ""
+    earlier, partly = total - this, total < paid.amount
     if not earlier and not partly:
-        description = f"The {paid.shown()} payment was refunded in full{because}."
-    elif not earlier:
-        description = f"{paid.shown(this)} of the {paid.shown()} payment was refunded{because}."
-    elif partly:
-        description = (f"{paid.shown(this)} more of the {paid.shown()} payment was refunded"
-                       f"{because} ({paid.shown(total)} refunded in total).")
-    else:
-        description = (f"The last {paid.shown(this)} of the {paid.shown()} payment was refunded"
-                       f"{because}: it is now refunded in full.")
-    return ("Payment partly refunded" if partly else "Payment refunded", description,
-            ev.system(), context, obj)
+        return f"The {paid.shown()} payment was refunded in full{because}."
+    if not earlier:
+        return f"{paid.shown(this)} of the {paid.shown()} payment was refunded{because}."
+    if partly:
+        return (f"{paid.shown(this)} more of the {paid.shown()} payment was refunded"
+                f"{because} ({paid.shown(total)} refunded in total).")
+    return (f"The last {paid.shown(this)} of the {paid.shown()} payment was refunded"
+            f"{because}: it is now refunded in full.")
 
 
 # Inquiries (Stripe's "warning_*" statuses, e.g. Visa retrieval requests) are the bank asking

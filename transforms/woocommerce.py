@@ -3,7 +3,9 @@
 WooCommerce POSTs the REST API (wc/v3) resource as the body and names what happened in headers:
 ``X-WC-Webhook-Topic: order.updated`` and ``X-WC-Webhook-Source: https://shop.example/``. A
 producer keeps them as Kafka headers, or wraps the body as ``{"topic": …, "source": …,
-"payload": {…}}``.
+"payload": {…}}``. Without the source, the resource's own ``_links`` name the store; a webhook
+still on the legacy REST API sends ``{"order": {…}}`` with older field names, read as wc/v3's;
+action webhooks (``action.*``: a hook's name and argument) are filtered saying so.
 
 =================  ====================================================  =====================
 topic              name                                                  actor
@@ -37,6 +39,7 @@ ones are never guessed at. Amounts are decimal strings in the order's ``currency
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +49,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from transforms._envelope import clip, humanize, ident, json_kind
+from transforms._sniff import misrouted
 from transforms.activity import Activity, ActivityObject, Actor, Contact, Link, Source
 from transforms.contract import clean_text, vendor_ref
 from transforms.event import EventMeta, Filtered, Transform, TransformError
@@ -111,12 +115,18 @@ class _Delivery:
     config: WooCommerceConfig
 
     @property
+    def host(self) -> str | None:
+        return urlsplit(self.store).hostname if self.store else None
+
+    @property
     def source(self) -> Source:
-        host = urlsplit(self.store).hostname if self.store else None
-        return Source(name=self.config.source_name, id=host or self.meta.topic)
+        return Source(name=self.config.source_name, id=self.host or self.meta.topic)
 
     def system(self) -> Actor:
-        return Actor(id=self.source.id, name=self.source.id, type="system")
+        """The shop: its host name when the delivery says which store it is, else the source's
+        name ("WooCommerce"); never the Kafka topic, which names no shop."""
+        return Actor(id=self.host or self.config.source_name.lower(),
+                     name=self.host or self.config.source_name, type="system")
 
     def admin(self, order_id: str) -> str | None:
         # the classic order edit screen (post.php); whether a store on HPOS order storage
@@ -128,11 +138,7 @@ def _activities(event: Any, meta: EventMeta, config: WooCommerceConfig) -> list[
     if not isinstance(event, dict):
         raise TransformError("not a WooCommerce delivery: expected a JSON object "
                              f"(got {json_kind(event)})")
-    body, topic, store = event, config.topic or meta.header(config.topic_header), None
-    wrapped = event.get(config.payload_field)
-    if isinstance(wrapped, dict) and config.topic_field in event:
-        body, store = wrapped, _str(event, config.source_field)
-        topic = topic or _str(event, config.topic_field)
+    body, topic, store = _unwrap(event, meta, config)
     if not topic:
         if set(body) == {"webhook_id"}:  # the ping WooCommerce sends when a webhook is saved
             return Filtered("event_type_not_shown", "woocommerce: a webhook ping")
@@ -143,14 +149,74 @@ def _activities(event: Any, meta: EventMeta, config: WooCommerceConfig) -> list[
     topic = topic.strip().lower()
     build = _BUILDERS.get(topic)
     if build is None:
+        return _not_shown(topic)
+    store = config.store_url or meta.header(config.source_header) or store or _linked_store(body)
+    return build(_Delivery(topic, body, _store_root(store), meta, config))
+
+
+def _unwrap(event: dict[str, Any], meta: EventMeta,
+            config: WooCommerceConfig) -> tuple[dict[str, Any], str | None, str | None]:
+    """The resource, the topic and the store an envelope names. Another vendor's payload is a
+    misrouted topic; the legacy REST API's ``{"order": {…}}`` is read as the order."""
+    body, topic, store = event, config.topic or meta.header(config.topic_header), None
+    wrapped = event.get(config.payload_field)
+    if isinstance(wrapped, dict) and config.topic_field in event:
+        body, store = wrapped, _str(event, config.source_field)
+        topic = topic or _str(event, config.topic_field)
+    if (foreign := misrouted(body, "woocommerce", "a WooCommerce delivery")) is not None:
+        raise TransformError(foreign)
+    return _legacy(body), topic, store
+
+
+def _not_shown(topic: str) -> Filtered:
+    if topic.startswith("action."):
         return Filtered("event_type_not_shown",
-                        f"woocommerce: topic {clip(topic, 100)} is not shown on the timeline")
-    store = config.store_url or meta.header(config.source_header) or store
-    if store is not None:
-        parts = urlsplit(store)
-        store = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/" \
-            if parts.scheme in ("http", "https") and parts.hostname else None
-    return build(_Delivery(topic, body, store, meta, config))
+                        f"woocommerce: {clip(topic, 100)} is an action webhook (a WordPress "
+                        "hook's name and argument, not an order or customer): not shown on the "
+                        "timeline; subscribe the webhook to an order.* or customer.* topic")
+    return Filtered("event_type_not_shown",
+                    f"woocommerce: topic {clip(topic, 100)} is not shown on the timeline")
+
+
+def _store_root(store: str | None) -> str | None:
+    """``https://shop.example/`` from any address of the store; None when it is not one."""
+    if store is None:
+        return None
+    parts = urlsplit(store)
+    ok = parts.scheme in ("http", "https") and parts.hostname
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/" if ok else None
+
+
+def _linked_store(body: dict[str, Any]) -> str | None:
+    """The store's address from the resource's own REST links (``_links.self[0].href``, e.g.
+    ``https://shop.example/wp-json/wc/v3/orders/727``): what a delivery without the
+    X-WC-Webhook-Source header still says about where it came from."""
+    links = _list(_obj(body, "_links"), "self")
+    href = _str(links[0], "href") if links and isinstance(links[0], dict) else None
+    if not href or "/wp-json/" not in href:
+        return None
+    return href.split("/wp-json/", 1)[0] + "/"
+
+
+# The legacy REST API (WooCommerce before 2.6 and webhooks still set to "Legacy API v3") wraps the
+# resource as {"order": {…}} / {"customer": {…}} with older field names; read as their wc/v3 names.
+_LEGACY_FIELDS = {"order_number": "number", "billing_address": "billing",
+                  "created_at": "date_created_gmt", "updated_at": "date_modified_gmt",
+                  "completed_at": "date_completed_gmt"}
+
+
+def _legacy(body: dict[str, Any]) -> dict[str, Any]:
+    if len(body) != 1:
+        return body
+    [(kind, inner)] = body.items()
+    if kind not in ("order", "customer") or not isinstance(inner, dict):
+        return body
+    resource: dict[str, Any] = {_LEGACY_FIELDS.get(str(key), str(key)): value
+                                for key, value in inner.items()}
+    payment = _obj(inner, "payment_details")
+    if "payment_method_title" not in resource and (title := _str(payment, "method_title")):
+        resource["payment_method_title"] = title
+    return resource
 
 
 # ---- orders -------------------------------------------------------------------------------------
@@ -176,47 +242,62 @@ class _Order:
 
 def _read_order(d: _Delivery) -> _Order:
     body = d.body
+    order_id = _order_id(d)
+    status = _order_status(d, order_id)
+    number = _str(body, "number") or order_id
+    billing = _obj(body, "billing")
+    customer_id = ident(body, "customer_id", "customer_id") if body.get("customer_id") else None
+    contact, links = _order_contact(billing, order_id, customer_id)
+    full = " ".join(p for p in (_text(billing, "first_name"), _text(billing, "last_name")) if p)
+    name = clip(full, 200) if full else None
+    identifier = contact.identifier()
+    shown = identifier[1] if identifier else None
+    actor = Actor(id=customer_id or shown or contact.refs[0], name=name or shown or "Customer")
+    label = clip(number if number.startswith("#") else f"#{number}", 60)
+    return _Order(order_id, label, _code(body.get("currency")),
+                  _amount(body, "total", f"WooCommerce order {order_id}"), status, contact, actor,
+                  name, links, body)
+
+
+def _order_id(d: _Delivery) -> str:
+    body = d.body
     if "id" not in body or "status" not in body:
         raise TransformError(f"not a WooCommerce order: no `id`/`status` (the {d.topic} webhook "
                              "body is the REST API order)")
     order_id = ident(body, "id", "id")
     if order_id is None or len(order_id) > _MAX_ID:
         raise TransformError(f"WooCommerce {d.topic}: id {body.get('id')!r:.40} is not an order id")
-    status = _str(body, "status")
+    return order_id
+
+
+def _order_status(d: _Delivery, order_id: str) -> str:
+    status = _str(d.body, "status")
     # WordPress post statuses are slugs of at most 20 characters
     if status is None or len(status) > 40 or clean_text(status) != status:
         raise TransformError(f"WooCommerce {d.topic} order {order_id}: status "
-                             f"{body.get('status')!r:.40} is not an order status slug")
-    number = _str(body, "number") or order_id
-    currency = _code(body.get("currency"))
-    total = _amount(body, "total", f"WooCommerce order {order_id}")
-    billing = _obj(body, "billing")
-    email, phone = _contact_detail(billing, "email"), _contact_detail(billing, "phone")
-    customer_id = ident(body, "customer_id", "customer_id") if body.get("customer_id") else None
+                             f"{d.body.get('status')!r:.40} is not an order status slug")
+    return status
+
+
+def _order_contact(billing: dict[str, Any], order_id: str,
+                   customer_id: str | None) -> tuple[Contact, list[Link]]:
+    """The billing email/phone, else the order's and customer's refs; and the Links the order
+    teaches (both refs → the email/phone, else the order → its customer)."""
+    contact = Contact(email=_contact_detail(billing, "email"),
+                      phone=_contact_detail(billing, "phone"))
     order_ref = vendor_ref("woocommerce", "order", order_id)
     customer_ref = vendor_ref("woocommerce", "customer", customer_id)
-    contact = Contact(email=email, phone=phone)
-    links: list[Link] = []
     if contact.identifier() is not None:
-        links += [Link(ref, contact=contact) for ref in (order_ref, customer_ref) if ref]
-    else:
-        contact = Contact(refs=tuple(r for r in (order_ref, customer_ref) if r))
-        if order_ref and customer_ref:
-            links.append(Link(order_ref, alias_of=customer_ref))
-    full = " ".join(p for p in (_str(billing, "first_name"), _str(billing, "last_name")) if p)
-    name = clip(full, 200) if full else None
-    identifier = contact.identifier()
-    shown = identifier[1] if identifier else None
-    actor = Actor(id=customer_id or shown or contact.refs[0], name=name or shown or "Customer")
-    label = clip(number if number.startswith("#") else f"#{number}", 60)
-    return _Order(order_id, label, currency, total, status, contact, actor, name, links, body)
+        return contact, [Link(ref, contact=contact) for ref in (order_ref, customer_ref) if ref]
+    links = [Link(order_ref, alias_of=customer_ref)] if order_ref and customer_ref else []
+    return Contact(refs=tuple(r for r in (order_ref, customer_ref) if r)), links
 
 
 def _summary(order: _Order, status: str) -> dict[str, Any]:
     context: dict[str, Any] = {"Order number": order.label, "Status": status}
     if total := order.shown():
         context["Total"] = total
-    if method := _str(order.body, "payment_method_title"):
+    if method := _text(order.body, "payment_method_title"):
         context["Payment method"] = clip(method, 100)
     context["Order ID"] = order.id
     return context
@@ -224,13 +305,14 @@ def _summary(order: _Order, status: str) -> dict[str, Any]:
 
 def _items(order: _Order, context: dict[str, Any]) -> int:
     lines = [line for line in _list(order.body, "line_items") if isinstance(line, dict)]
-    units, described = 0, {}
+    units = 0
+    described: dict[str, Any] = {}
     for line in lines:
         quantity = line.get("quantity")
         quantity = quantity if isinstance(quantity, int) and 0 <= quantity < 10**9 else 1
         units += quantity
         if len(described) < MAX_ITEMS:
-            entry: dict[str, Any] = {"Item name": clip(_str(line, "name") or "Item", 200),
+            entry: dict[str, Any] = {"Item name": clip(_text(line, "name") or "Item", 200),
                                      "Quantity": quantity}
             price = _amount(line, "price", None)
             if price is not None and order.currency:
@@ -295,11 +377,11 @@ def _updated(d: _Delivery) -> list[Activity | Link] | Filtered:
 def _status_activity(d: _Delivery, order: _Order) -> Activity:
     suffix, happened = _STATUSES.get(order.status, (clip(humanize(order.status), 60),
                                                     f"is now {clip(humanize(order.status), 60)}"))
-    paid = order.status == "processing" and order.body.get("date_paid_gmt")
+    paid = order.status == "processing" and _paid(order.body)
     if paid:
         happened = "is paid and being prepared"
     amount = f" ({order.shown()})" if order.shown() else ""
-    method = _str(order.body, "payment_method_title")
+    method = _text(order.body, "payment_method_title")
     how = f" ({clip(method, 100)})" if method and order.status in ("on-hold", "failed") else ""
     context = _summary(order, suffix)
     _items(order, context)
@@ -309,6 +391,11 @@ def _status_activity(d: _Delivery, order: _Order) -> Activity:
     return _activity(d, order, f"Order {order.label} {suffix}",
                      f"Order {order.label}{amount} {happened}{how}.", d.system(), context,
                      _when(d, *when), f"woocommerce:order:{order.id}:{order.status}")
+
+
+def _paid(body: dict[str, Any]) -> bool:
+    """Paid: ``date_paid_gmt`` is set, or (legacy API) ``payment_details.paid`` is true."""
+    return bool(body.get("date_paid_gmt")) or _obj(body, "payment_details").get("paid") is True
 
 
 def _newest_refund(d: _Delivery, order: _Order) -> Activity | None:
@@ -326,7 +413,7 @@ def _newest_refund(d: _Delivery, order: _Order) -> Activity | None:
                       if (a := _signed_amount(r, "total", where)) is not None), Decimal(0))
     context = _summary(order, "partly refunded")
     context["Refund ID"] = refund_id
-    reason = _str(newest, "reason") or _str(newest, "refund")  # "refund" in the order's summary
+    reason = _text(newest, "reason") or _text(newest, "refund")  # "refund" in the order's summary
     because = f": {clip(reason, 300).rstrip('. ')}" if reason else ""
     if back is not None and order.currency:
         context["Refunded amount"] = money(abs(back), order.currency)
@@ -378,6 +465,13 @@ def _str(obj: Any, key: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _text(obj: Any, key: str) -> str | None:
+    """Text WooCommerce stores HTML-escaped (product names like "Ship Your Idea &ndash; Color:
+    Black", payment method titles, refund reasons, names), as an agent should read it."""
+    value = _str(obj, key)
+    return (html.unescape(value).strip() or None) if value and "&" in value else value
 
 
 def _contact_detail(obj: dict[str, Any], key: str) -> str | None:

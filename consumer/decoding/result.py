@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from consumer.dead_letter import Failure
+from consumer.outcomes import Failure
 
 __all__ = ["DecodeResult", "Decoded", "RegistryUnavailable", "Undecodable"]
 

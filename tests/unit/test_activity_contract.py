@@ -424,7 +424,7 @@ def test_check_names_what_is_wrong_with_a_result(result: object, problem: str) -
 
 
 def test_filter_reasons_are_a_small_fixed_set_of_metric_safe_codes() -> None:
-    assert len(FILTER_REASONS) <= 12
+    assert len(FILTER_REASONS) <= 16  # each a label value of the filtered counter: a handful
     for reason in FILTER_REASONS:
         assert reason.isascii() and reason.replace("_", "").isalpha() and reason.islower()
 

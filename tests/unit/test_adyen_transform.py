@@ -44,7 +44,8 @@ def run(event: Any, transform: Any = adyen_activity) -> tuple[list[Activity], li
 @pytest.mark.parametrize(("fixture", "name", "description"), [
     ("authorisation-true.json", "Payment authorised", "A payment of 101.00 EUR was authorised."),
     ("authorisation-false_built.json", "Payment refused",
-     "A payment of 101.00 EUR was refused: CVC Declined."),
+     "A payment of 101.00 EUR was refused: the card's security code (CVC) was wrong. The shopper "
+     "can try again, entering the security code on the card."),
     ("capture-true.json", "Payment captured", "236.23 USD of the payment was captured."),
     ("capture-false.json", "Capture failed",
      "Capturing 236.23 USD of the payment failed: Insufficient balance on payment."),
@@ -151,3 +152,99 @@ def test_minor_units_use_adyens_exponents(minor: int, currency: str, shown: str)
 def test_payment_links_can_be_turned_off() -> None:
     [activity], _ = run(load("authorisation-true.json"), adyen.configure(payment_links=False))
     assert activity.object is not None and activity.object.link is None
+
+
+# ---- issue 22 ------------------------------------------------------------------------------------
+
+
+def test_a_refusal_reason_reads_as_words_with_what_the_shopper_can_do_and_keeps_the_raw_reason() -> None:
+    # class 1; before: "A payment of 101.00 EUR was refused: CVC Declined."
+    [activity], _ = run(load("authorisation-false_built.json"))
+    assert activity.context is not None
+    assert activity.context["Reason"] == "CVC Declined"
+    assert activity.context["What the shopper can do"] == (
+        "The shopper can try again, entering the security code on the card.")
+
+
+@pytest.mark.parametrize("reason", ["FRAUD", "Issuer Suspected Fraud", "Acquirer Fraud",
+                                    "Blocked Card", "FRAUD-CANCELLED"])
+def test_refusals_adyen_says_not_to_explain_accuse_nobody(reason: str) -> None:
+    event = load("authorisation-false_built.json")
+    event["notificationItems"][0]["NotificationRequestItem"]["reason"] = reason
+    [activity], _ = run(event)
+    assert activity.description is not None
+    assert "fraud" not in activity.description.lower() and "blocked" not in activity.description
+    assert "not to be shared with the shopper" in activity.description
+    assert activity.context is not None and activity.context["Reason"] == reason
+
+
+def test_an_unknown_refusal_reason_is_shown_as_adyen_wrote_it() -> None:
+    event = load("authorisation-false_built.json")
+    event["notificationItems"][0]["NotificationRequestItem"]["reason"] = "Some New Reason"
+    [activity], _ = run(event)
+    assert activity.description == "A payment of 101.00 EUR was refused: Some New Reason."
+
+
+def test_every_refusal_reason_has_words_and_a_next_step() -> None:
+    for reason, (words, next_step) in adyen.REFUSAL_REASONS.items():
+        assert reason == reason.lower() and words[0].islower() and not words.endswith(".")
+        assert next_step[0].isupper() and next_step.endswith("."), reason
+
+
+def test_a_zero_value_authorisation_is_a_card_verification_not_a_payment() -> None:
+    # class 4; before: "Payment authorised: A payment of 0.00 EUR was authorised."
+    [activity], _ = run(load("authorisation-zero-value-card-verification_built.json"))
+    assert activity.name == "Card verified"
+    assert activity.description == ("The shopper's card was verified with a zero-value "
+                                     "authorisation: no money was taken.")
+    event = load("authorisation-zero-value-card-verification_built.json")
+    event["notificationItems"][0]["NotificationRequestItem"].update(success="false",
+                                                                    reason="Expired Card")
+    [failed], _ = run(event)
+    assert failed.name == "Card verification failed"
+    assert failed.description == ("Verifying the shopper's card (a zero-value authorisation) "
+                                  "failed: the card has expired. The shopper can use another card "
+                                  "or payment method.")
+
+
+def test_a_request_for_information_is_an_inquiry_not_a_chargeback() -> None:
+    # class 4
+    [activity], _ = run(load("request-for-information_built.json"))
+    assert activity.name == "Payment inquiry"
+    assert activity.description == (
+        "The shopper's bank asked for information about the payment (10.00 EUR). This is not a "
+        "chargeback: no money has been taken back. Reason: Other Fraud-Card Absent Environment. "
+        "A response is due by 2018-03-30 08:12 UTC.")
+    assert activity.context is not None
+    assert activity.context["Inquiry reason code"] == "33"
+    assert activity.context["Response due by"] == "2018-03-30 08:12 UTC"
+    assert "chargeback" not in activity.name.lower()
+
+
+def test_a_notification_of_chargeback_says_no_money_was_taken_yet() -> None:
+    [activity], _ = run(load("notification-of-chargeback_built.json"))
+    assert activity.name == "Chargeback opened"
+    assert activity.description is not None
+    assert activity.description.startswith(
+        "The shopper's bank opened a chargeback of 10.00 EUR of the payment. No money has been "
+        "taken back yet; it can still be defended.")
+    assert activity.context is not None
+    assert activity.context["Defence due by"] == "2018-04-10 07:30 UTC"
+
+
+def test_success_and_live_as_json_booleans_read_as_the_strings_do() -> None:
+    [as_strings], _ = run(load("capture-true.json"))
+    [as_booleans], _ = run(load("capture-true-json-booleans_built.json"))
+    assert as_booleans == as_strings
+    event = load("capture-true-json-booleans_built.json")
+    event["notificationItems"][0]["NotificationRequestItem"]["success"] = False
+    [failed], _ = run(event)
+    assert failed.name == "Capture failed" and failed.key is not None and failed.key.endswith(":false")
+
+
+@pytest.mark.parametrize("success", [1, 0, "yes", None])
+def test_success_that_is_neither_boolean_nor_the_string_is_rejected(success: Any) -> None:
+    event = load("capture-true.json")
+    event["notificationItems"][0]["NotificationRequestItem"]["success"] = success
+    with pytest.raises(TransformError, match="success must be"):
+        adyen_activity(event, META)

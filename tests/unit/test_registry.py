@@ -8,9 +8,12 @@ import pytest
 
 from transforms import BUILTIN_TRANSFORMS, EventMeta, resolve
 from transforms.adyen import adyen_activity
+from transforms.commercetools import commercetools_activity
 from transforms.orders import order_activity
 from transforms.payments import payment_activity
+from transforms.paypal import paypal_activity
 from transforms.shopify import shopify_activity
+from transforms.square import square_activity
 from transforms.stripe import stripe_activity
 from transforms.woocommerce import woocommerce_activity
 
@@ -34,8 +37,12 @@ def test_builtin_names_resolve_to_the_builtin_transforms() -> None:
     assert dict(BUILTIN_TRANSFORMS) == {"orders": order_activity, "payments": payment_activity,
                                         "shopify": shopify_activity, "stripe": stripe_activity,
                                         "woocommerce": woocommerce_activity,
-                                        "adyen": adyen_activity}
+                                        "adyen": adyen_activity,
+                                        "commercetools": commercetools_activity,
+                                        "paypal": paypal_activity, "square": square_activity}
     assert resolve("woocommerce") is woocommerce_activity and resolve("adyen") is adyen_activity
+    assert resolve("commercetools") is commercetools_activity
+    assert resolve("paypal") is paypal_activity and resolve("square") is square_activity
 
 
 def test_builtin_registry_cannot_be_changed_at_runtime() -> None:
@@ -52,8 +59,8 @@ def test_unknown_name_lists_the_known_ones_and_the_import_path_form() -> None:
     with pytest.raises(LookupError) as caught:
         resolve("ordrs")
     assert str(caught.value) == (
-        "unknown transform 'ordrs': built-in transforms are 'adyen', 'orders', 'payments', "
-        "'shopify', 'stripe', 'woocommerce'; "
+        "unknown transform 'ordrs': built-in transforms are 'adyen', 'commercetools', 'orders', "
+        "'payments', 'paypal', 'shopify', 'square', 'stripe', 'woocommerce'; "
         "for your own, give an import path like 'mypackage.module:function'"
     )
 

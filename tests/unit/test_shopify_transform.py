@@ -326,8 +326,12 @@ def test_a_delivery_that_is_not_an_object_says_it_is_not_a_shopify_delivery() ->
     with pytest.raises(TransformError, match=r"^not a Shopify delivery: expected a JSON object"):
         shopify_activity([1], meta("orders/create"))
     stripe_event = {"object": "event", "type": "charge.succeeded", "data": {"object": {}}}
-    with pytest.raises(TransformError, match=r"^not a Shopify orders/create payload: no `id`$"):
+    # issue 22: another vendor's payload is a misrouted topic, named as such
+    with pytest.raises(TransformError, match=r"^not a Shopify delivery \(looks like a Stripe "
+                                             r"event\): the topic is misrouted"):
         shopify_activity(stripe_event, meta("orders/create"))
+    with pytest.raises(TransformError, match=r"^not a Shopify orders/create payload: no `id`$"):
+        shopify_activity({"name": "#1001"}, meta("orders/create"))
 
 
 def test_long_item_lists_are_trimmed_to_ten_and_counted() -> None:

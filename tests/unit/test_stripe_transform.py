@@ -72,7 +72,8 @@ OUTCOMES = [
      ("stripe:cus_00000000000000", "stripe:ch_00000000000000", "stripe:in_00000000000000")),
     ("invoice.payment_failed_legacy-2012", "Invoice payment failed",
      ("stripe:cus_00000000000000", "stripe:in_00000000000000")),
-    ("charge.succeeded_2020-08-27", "Payment succeeded", ("stripe:ch_3L7z2aDu4p87RxPw290ERIXH",)),
+    # Stripe's API-docs test charge says captured: false, amount_captured: 0: authorised only
+    ("charge.succeeded_2020-08-27", "Payment authorised", ("stripe:ch_3L7z2aDu4p87RxPw290ERIXH",)),
     ("charge.dispute.created_2020-03-02", "Payment inquiry",
      ("stripe:ch_1IqtGAJDPojXS6LNstgEfUji", "stripe:pi_1IqtG9JDPojXS6LNOGnYrIqq")),
     ("charge.dispute.created_2025-04-30.basil", "Payment disputed",
@@ -86,6 +87,17 @@ OUTCOMES = [
 ]
 
 
+# A payment attempt is keyed by its charge, so its payment_intent.* and charge.* events are one fact.
+ATTEMPT_KEYS = {
+    "payment_intent.payment_failed_2020-08-27": "stripe:charge:ch_3Qu0oXQ8iJWBZFaM2mejOQKg:failed",
+    "payment_intent.payment_failed_2025-04-30.basil":
+        "stripe:charge:ch_3RWGX8Q8iJWBZFaM0IWum1a6:failed",
+    "payment_intent.succeeded_2022-11-15": "stripe:charge:ch_3R3dvoQ8iJWBZFaM0NhAbztB:succeeded",
+    "charge.failed_legacy-2012": "stripe:charge:ch_00000000000000:failed",
+    "charge.succeeded_2020-08-27": "stripe:charge:ch_3L7z2aDu4p87RxPw290ERIXH:authorized",
+}
+
+
 @pytest.mark.parametrize(("fixture", "outcome", "contact"), OUTCOMES)
 def test_every_fixture_becomes_an_activity_for_an_email_or_refs_or_a_filter_reason(
         fixture: str, outcome: str | Filtered, contact: tuple[str, ...] | None) -> None:
@@ -95,7 +107,7 @@ def test_every_fixture_becomes_an_activity_for_an_email_or_refs_or_a_filter_reas
         return
     activity = one(event)
     assert activity.name == outcome
-    assert activity.key == f"stripe:{event['id']}"
+    assert activity.key == ATTEMPT_KEYS.get(fixture, f"stripe:{event['id']}")
     if contact and contact[0] == "email":
         assert activity.contact.identifier() == contact and activity.contact.refs == ()
     else:  # no email or phone in the event: the ids it names, for the directory to resolve
@@ -247,7 +259,8 @@ def test_failed_payment_explains_the_decline_in_words_and_keeps_the_codes() -> N
     activity = one(load("payment_intent.payment_failed_2025-04-30.basil"), BY_CUSTOMER_ID)
     assert activity.description == (
         "Payment of 46.20 EUR failed: the bank asked the customer to confirm the payment "
-        "(3-D Secure) and it was not confirmed.")
+        "(3-D Secure) and it was not confirmed. The customer can try again and complete the "
+        "bank's confirmation step; if it is declined again, they can ask their card issuer.")
     assert activity.contact.identifier() == ("unique_external_id", "stripe:cus_SR8o2vcGRkVb6v")
     assert activity.object is not None
     assert activity.object.link == (
@@ -369,3 +382,98 @@ def test_an_amount_that_is_not_an_integer_is_rejected_with_the_field() -> None:
 def test_configure_refuses_a_template_without_the_customer_id() -> None:
     with pytest.raises(ValueError, match="must contain"):
         stripe.configure(external_id="stripe-customer")
+
+
+# ---- issue 22: why it failed and what the customer can do, in words (class 1) ------------------
+
+DECLINED = "charge.failed_transaction-not-allowed_built-from-2020-08-27"
+DECLINED_INTENT = "payment_intent.payment_failed_transaction-not-allowed_built-from-2025-04-30.basil"
+
+
+def test_a_decline_code_reads_as_stripe_documents_it_with_the_next_step_and_the_raw_codes() -> None:
+    # before: "Payment of 25.00 USD failed: the card was declined." with the code raw in the context
+    activity = one(load(DECLINED))
+    assert activity.description == (
+        "Payment of 25.00 USD failed: the card issuer declined it without giving a reason. "
+        "The customer can ask their card issuer why, or use another payment method.")
+    context = activity.context
+    assert context is not None
+    assert context["Decline code"] == "transaction_not_allowed"
+    assert context["Failure code"] == "card_declined"
+    assert context["Processor message"] == "Your card does not support this type of purchase."
+    assert context["What the customer can do"].startswith("The customer can ask their card issuer")
+    # "The bank returned the decline code `transaction_not_allowed`." says no more than the code
+    assert "Stripe's note" not in context
+
+
+@pytest.mark.parametrize("code", ["insufficient_funds", "expired_card", "incorrect_cvc",
+                                  "do_not_honor", "transaction_not_allowed"])
+def test_the_common_decline_codes_say_what_happened_and_what_now(code: str) -> None:
+    event = load(DECLINED)
+    event["data"]["object"]["outcome"]["reason"] = code
+    activity = one(event)
+    reason, next_step = stripe.STRIPE_DECLINES[code]
+    assert activity.description == f"Payment of 25.00 USD failed: {reason}. {next_step}"
+    assert activity.context is not None and activity.context["Decline code"] == code
+
+
+@pytest.mark.parametrize("code", ["lost_card", "stolen_card", "fraudulent", "pickup_card",
+                                  "merchant_blacklist", "restricted_card"])
+def test_codes_stripe_says_not_to_explain_accuse_nobody(code: str) -> None:
+    event = load(DECLINED)
+    event["data"]["object"]["outcome"]["reason"] = code
+    activity = one(event)
+    assert activity.description is not None
+    for word in ("lost", "stolen", "fraud", "block list", "pick up"):
+        assert word not in activity.description.lower()
+    assert "not to share with the customer" in activity.description
+    assert activity.context is not None and activity.context["Decline code"] == code
+
+
+def test_the_sellers_note_explains_a_code_stripe_does_not_document_as_a_decline() -> None:
+    event = load(DECLINED)
+    event["data"]["object"]["outcome"] = {
+        "network_status": "not_sent_to_network", "reason": "highest_risk_level",
+        "risk_level": "highest", "seller_message": "Stripe blocked this payment as too risky.",
+        "type": "blocked"}
+    activity = one(event)
+    assert activity.description == "Payment of 25.00 USD failed: Stripe blocked this payment as too risky."
+    assert activity.context is not None
+    assert activity.context["Stripe's note"] == "Stripe blocked this payment as too risky."
+
+
+def test_every_documented_code_has_words_and_a_next_step() -> None:
+    assert len(stripe.STRIPE_DECLINES) >= 45
+    for code, (reason, next_step) in stripe.STRIPE_DECLINES.items():
+        assert code == code.lower() and reason and reason[0].islower() and not reason.endswith(".")
+        assert next_step[0].isupper() and next_step.endswith("."), code
+
+
+# ---- issue 22: one attempt, one key (class 2) --------------------------------------------------
+
+
+def test_a_payment_intent_and_its_charge_failing_are_one_fact_for_the_ledger() -> None:
+    # subscribed to both payment_intent.* and charge.*, one failed attempt sent two events
+    from_charge, from_intent = one(load(DECLINED)), one(load(DECLINED_INTENT))
+    assert from_charge.key == from_intent.key == "stripe:charge:ch_3L8a1fDu4p87RxPw1k0QwS2e:failed"
+    assert from_charge.description == from_intent.description
+    assert load(DECLINED)["id"] != load(DECLINED_INTENT)["id"]
+
+
+def test_a_succeeded_intent_and_its_charge_are_one_fact_but_an_authorisation_is_another() -> None:
+    intent = one(load("payment_intent.succeeded_2022-11-15"))
+    charge_event = load("charge.succeeded_2020-08-27")
+    charge_event["data"]["object"].update(id="ch_3R3dvoQ8iJWBZFaM0NhAbztB", captured=True)
+    captured = one(charge_event)
+    assert captured.name == "Payment succeeded"
+    assert captured.key == intent.key == "stripe:charge:ch_3R3dvoQ8iJWBZFaM0NhAbztB:succeeded"
+    charge_event["data"]["object"]["captured"] = False
+    authorised = one(charge_event)
+    assert authorised.name == "Payment authorised"
+    assert authorised.key == "stripe:charge:ch_3R3dvoQ8iJWBZFaM0NhAbztB:authorized"
+
+
+def test_an_attempt_without_a_charge_keeps_the_event_key() -> None:
+    event = load("payment_intent.payment_failed_2025-04-30.basil")
+    event["data"]["object"]["latest_charge"] = None
+    assert one(event).key == f"stripe:{event['id']}"

@@ -26,8 +26,11 @@ from transforms import (
     TransformError,
     adyen,
     check,
+    commercetools,
     encode,
+    paypal,
     shopify,
+    square,
     stripe,
     woocommerce,
 )
@@ -37,6 +40,11 @@ SHOPIFY = sorted((VENDORS / "shopify").glob("*.json"))
 STRIPE = sorted((VENDORS / "stripe").glob("*.json"))
 WOOCOMMERCE = sorted((VENDORS / "woocommerce").glob("*.json"))
 ADYEN = sorted((VENDORS / "adyen").glob("*.json"))
+# the vendors whose payload alone says everything (no topic header or envelope)
+SELF_DESCRIBING = [(path, transform) for vendor, transform in (
+    ("paypal", paypal.paypal_activity), ("square", square.square_activity),
+    ("commercetools", commercetools.commercetools_activity))
+    for path in sorted((VENDORS / vendor).glob("*.json"))]
 WOO_TOPICS = ["order.created", "order.updated", "customer.created", "order.deleted"]
 TOPICS = ["orders/create", "orders/paid", "orders/cancelled", "orders/fulfilled",
           "orders/updated", "refunds/create", "checkouts/create", "orders/delete"]
@@ -179,6 +187,22 @@ def test_mutated_adyen_notifications_pass_check_filter_or_say_why(path: Path) ->
     check_one()
 
 
+@pytest.mark.parametrize(("path", "transform"), SELF_DESCRIBING,
+                         ids=[f"{p.parent.name}/{p.name}" for p, _ in SELF_DESCRIBING])
+def test_mutated_paypal_square_and_commercetools_events_pass_check_filter_or_say_why(
+        path: Path, transform: Any) -> None:
+    original = _load(path)
+
+    @SETTINGS
+    @given(event=mutated(original))
+    def check_one(event: dict[str, Any]) -> None:
+        meta = EventMeta("t", 0, 1, datetime(2024, 5, 1, tzinfo=UTC), None)
+        with contextlib.suppress(TransformError):
+            _check(transform(event, meta))
+
+    check_one()
+
+
 @settings(max_examples=60, deadline=None)
 @given(event=weird_values)
 def test_events_that_are_not_objects_are_transform_errors_saying_so(event: Any) -> None:
@@ -187,6 +211,9 @@ def test_events_that_are_not_objects_are_transform_errors_saying_so(event: Any) 
     for transform, vendor in ((shopify.shopify_activity, "Shopify"),
                               (stripe.stripe_activity, "Stripe"),
                               (woocommerce.woocommerce_activity, "WooCommerce"),
-                              (adyen.adyen_activity, "Adyen")):
+                              (adyen.adyen_activity, "Adyen"),
+                              (paypal.paypal_activity, "PayPal"),
+                              (square.square_activity, "Square"),
+                              (commercetools.commercetools_activity, "commercetools")):
         with pytest.raises(TransformError, match=f"^not an? {vendor} "):
             transform(event, meta)

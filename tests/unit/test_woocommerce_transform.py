@@ -12,6 +12,7 @@ import pytest
 
 from transforms import (
     Activity,
+    Actor,
     Contact,
     EventMeta,
     Filtered,
@@ -66,8 +67,8 @@ def test_an_order_created_by_the_api_is_the_shops_activity_for_the_billing_email
     context = activity.context
     assert context is not None
     assert context["Item description"]["Item 2"] == {
-        "Item name": "Ship Your Idea &ndash; Color: Black, Size: M Test", "Quantity": 1,
-        "Price": "12.00 USD", "SKU": "Bar3"}
+        "Item name": "Ship Your Idea \u2013 Color: Black, Size: M Test", "Quantity": 1,
+        "Price": "12.00 USD", "SKU": "Bar3"}  # WooCommerce sends "&ndash;": decoded for agents
     # a guest order (customer_id 0): only the order is learned
     assert links == [Link("woocommerce:order:727",
                           contact=Contact(email="john.doe@example.com", phone="(555) 555-5555"))]
@@ -159,7 +160,9 @@ def test_the_topic_and_store_can_come_from_an_envelope() -> None:
 
 
 def test_without_a_store_address_there_is_no_admin_link_rather_than_a_wrong_one() -> None:
-    [activity], _ = run(load(COMPLETED), "order.updated", source=None)
+    order = load(COMPLETED)
+    del order["_links"]  # nothing in the delivery says which store it is
+    [activity], _ = run(order, "order.updated", source=None)
     assert activity.object is not None and activity.object.link is None
     fixed = woocommerce.configure(topic="order.updated", store_url="https://acme.example")
     [configured], _ = run(load(COMPLETED), None, transform=fixed, source=None)
@@ -187,3 +190,61 @@ def test_what_cannot_be_read_says_what_and_where(event: Any, topic: str | None,
 def test_configure_refuses_a_topic_it_cannot_read() -> None:
     with pytest.raises(ValueError, match="known topics are"):
         woocommerce.configure(topic="product.created")
+
+
+# ---- issue 22 ------------------------------------------------------------------------------------
+
+
+def test_without_the_source_header_the_payloads_own_links_name_the_store() -> None:
+    # class 3; before: the actor (the shop) was named after the Kafka topic, "woo"
+    [activity], _ = run(load(COMPLETED), "order.updated", source=None)
+    assert activity.actor == Actor(id="example.com", name="example.com", type="system")
+    assert activity.source.id == "example.com"
+    assert activity.object is not None
+    assert activity.object.link == "https://example.com/wp-admin/post.php?post=727&action=edit"
+
+
+def test_a_delivery_that_names_no_store_is_the_shops_doing_not_the_topics() -> None:
+    order = load(COMPLETED)
+    del order["_links"]
+    [activity], _ = run(order, "order.updated", source=None)
+    assert activity.actor == Actor(id="woocommerce", name="WooCommerce", type="system")
+    assert activity.actor.name != "woo"  # the Kafka topic
+
+
+def test_html_entities_in_names_and_titles_reach_the_timeline_decoded() -> None:
+    order = load(CREATED) | {"payment_method_title": "Cash &amp; Carry", "status": "on-hold"}
+    order["line_items"][0]["name"] = "Socks &amp; Shoes &#8211; Red"
+    [activity], _ = run(order, "order.updated")
+    assert activity.description == (
+        "Order #727 (29.35 USD) is on hold, awaiting payment (Cash & Carry).")
+    assert activity.context is not None
+    assert activity.context["Item description"]["Item 1"]["Item name"] == "Socks & Shoes \u2013 Red"
+
+
+def test_a_legacy_rest_api_delivery_wraps_the_order_and_is_read_as_one() -> None:
+    # class 5; before: "not a WooCommerce order: no `id`/`status`"
+    activities, links = run(load("order_645_legacy-v3-wrapped_wc-api-v3-docs.json"), "order.updated")
+    [activity] = activities
+    assert activity.name == "Order #645 processing"
+    assert activity.description == "Order #645 (79.87 USD) is paid and being prepared."
+    assert activity.timestamp == datetime(2015, 1, 26, 20, 0, 21, tzinfo=UTC)  # updated_at
+    assert activity.contact.identifier() == ("email", "john.doe@example.com")
+    assert activity.context is not None
+    assert activity.context["Payment method"] == "Direct Bank Transfer"
+    assert activity.context["Item description"]["Item 1"] == {
+        "Item name": "Premium Quality", "Quantity": 2, "Price": "21.99 USD"}
+    assert Link("woocommerce:customer:2", contact=Contact(
+        email="john.doe@example.com", phone="(555) 555-5555")) in links
+    [created], _ = run(load("order_645_legacy-v3-wrapped_wc-api-v3-docs.json"), "order.created")
+    assert created.timestamp == datetime(2015, 1, 26, 20, 0, 21, tzinfo=UTC)  # created_at
+
+
+def test_an_action_webhook_is_filtered_saying_what_it_is() -> None:
+    event = load("action_woocommerce_order_status_completed_built.json")
+    filtered = woocommerce_activity(event, meta("action.woocommerce_order_status_completed"))
+    assert filtered == Filtered(
+        "event_type_not_shown",
+        "woocommerce: action.woocommerce_order_status_completed is an action webhook (a "
+        "WordPress hook's name and argument, not an order or customer): not shown on the "
+        "timeline; subscribe the webhook to an order.* or customer.* topic")
