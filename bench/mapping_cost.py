@@ -80,7 +80,8 @@ def decode_rows() -> list[tuple[str, Callable[[], Any]]]:
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    from consumer.decoding import SchemaRegistry, SchemaRegistrySettings, make_decoder
+    from consumer.config import SchemaRegistrySettings
+    from consumer.decoding import SchemaRegistry, make_decoder
     from consumer_devtools.schema_registry import LocalSchemaRegistry
 
     example = ROOT / "examples/inputs/avro-orders"

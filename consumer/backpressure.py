@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Literal
 
 __all__ = ["Backpressure"]
 
@@ -27,7 +26,8 @@ log = logging.getLogger("consumer.loop")
 class Backpressure:
     def __init__(self, limit: int, *, held_factor: int = 4, low_water: float = 0.5,
                  pause_after_s: float = 1.0,
-                 on_full: Callable[[bool], None] = lambda full: None) -> None:
+                 on_full: Callable[[bool], None] = lambda full: None,
+                 on_pause: Callable[[bool], None] = lambda paused: None) -> None:
         self.limit = limit
         self.cap = limit * held_factor
         self._low_open = limit * low_water
@@ -36,6 +36,7 @@ class Backpressure:
         self.full_since: float | None = None  # None: taking
         self.paused = False  # the loop's partitions are paused (full for pause_after_s)
         self._on_full = on_full  # told when the loop becomes full (True) and takes again (False)
+        self._on_pause = on_pause  # told to pause (True) or resume (False) the partitions
 
     def room(self, open_: int, held: int, now: float) -> int:
         """How many messages may be taken now; 0 while full (until both counts are back under
@@ -54,9 +55,9 @@ class Backpressure:
         """Full for ``pause_after_s`` or longer: time to pause the partitions."""
         return self.full_since is not None and now - self.full_since >= self.pause_after_s
 
-    def admit(self, open_: int, held: int, now: float) -> tuple[int, Literal["pause", "resume"] | None]:
-        """:meth:`room`, and what the loop must do with its partitions now: pause them (full for
-        ``pause_after_s``), resume them (taking again), or nothing."""
+    def admit(self, open_: int, held: int, now: float) -> int:
+        """:meth:`room`, pausing the partitions (``on_pause(True)``) when full for
+        ``pause_after_s`` and resuming them once taking again."""
         was_full = self.full_since is not None
         if room := self.room(open_, held, now):
             if was_full:
@@ -65,8 +66,8 @@ class Backpressure:
             if self.paused:
                 self.paused = False
                 log.info("resumed: %d messages open, %d held", open_, held)
-                return room, "resume"
-            return room, None
+                self._on_pause(False)
+            return room
         if not was_full:
             self._on_full(True)
             log.debug("full: %d messages open (limit %d), %d held (limit %d)",
@@ -75,5 +76,5 @@ class Backpressure:
             self.paused = True
             log.info("paused: full for %.1fs: %d messages open (limit %d), %d held (limit %d)",
                      self.pause_after_s, open_, self.limit, held, self.cap)
-            return 0, "pause"
-        return 0, None
+            self._on_pause(True)
+        return 0

@@ -185,6 +185,18 @@ class InFlight:
         self._leave_waiting(pending)
         pending.state, pending.future = State.STOPPED, None
 
+    def put_back(self, pending: Pending) -> bool:
+        """Take back the newest entry of its partition (its message will be read again: the
+        consumer seeks back to it); False, and nothing changes, when it is not the newest."""
+        queue = pending.part.queue
+        if not queue or queue[-1] is not pending or pending.state is not State.TAKEN:
+            return False
+        queue.pop()
+        if not pending.part.forgotten:
+            self.pending -= 1
+            self.open -= 1
+        return True
+
     def settle(self, pending: Pending) -> None:
         """The entry is done (delivered, filtered, dead letter or park record acknowledged)."""
         if pending.state is State.DONE:

@@ -45,13 +45,15 @@ from consumer.config import Config
 from consumer.config import kafka as kafka_settings
 from consumer.contacts.parking_lot import ParkingLot
 from consumer.dead_letters.sender import DeadLetterSender
+from consumer.holds import PartitionHolds
 from consumer.in_flight import InFlight, Pending
 from consumer.job import ABANDONED, Job
 from consumer.kafka_close import close_within
 from consumer.lag import forget_lag_gauges, update_lag_gauges
 from consumer.message import Message, is_kafka_error
 from consumer.metrics import METRICS, Metrics, PerTopic, TopicMetrics
-from consumer.outcomes import Counts, Failure, Waiting
+from consumer.outcomes import Counts, Failure, Unavailable, Waiting
+from consumer.pauses import Pauses
 from consumer.readiness import Readiness
 from consumer.routing import Route, Router
 from transforms import FILTER_REASONS, Filtered
@@ -85,8 +87,9 @@ class ActivityConsumer:
         self._wiring = wiring
         self._completed: queue.SimpleQueue[Pending] = queue.SimpleQueue()  # futures that resolved
         self._stop = threading.Event()
+        self._pauses = Pauses(lambda: self._consumer)  # why each partition is paused
         self._backpressure = Backpressure(config.processing.max_pending_messages,  # held: 4x that
-                                          pause_after_s=pause_after_s,
+                                          pause_after_s=pause_after_s, on_pause=self._pauses.set_all,
                                           on_full=lambda full: metrics.paused.set(int(full)))
         self._progress_interval = progress_interval_s
         self._waiting_topic = config.contacts.waiting_topic_for(config.group)
@@ -150,6 +153,7 @@ class ActivityConsumer:
         (InFlight.settle_at_head): no Message, no Pending, no decode."""
         route_for, triage = self.router.route_for, self.router.triage
         settle_at_head, waiting_topic = self.in_flight.settle_at_head, self._waiting_topic
+        holds = self._holds
         taken = fast = 0
         try:
             for m in batch:
@@ -157,6 +161,8 @@ class ActivityConsumer:
                     continue
                 taken += 1
                 topic = m.topic()
+                if holds and holds.skips((topic, m.partition()), m.offset()):
+                    continue  # its partition was put back: read again after the wait
                 if topic == waiting_topic:
                     self._take_parked(self.in_flight.take(Message.from_kafka(m)))
                     continue
@@ -193,10 +199,13 @@ class ActivityConsumer:
         lookup = self._parking.lookup
         outcome = self.router.transform(pending.source, route, lookup) if route else \
             self.router.process(pending.source, lookup)
+        if isinstance(outcome, Unavailable):
+            return self._holds.hold(pending, outcome)  # it waits, and its partition with it
+        if self._holds.recovering:
+            self._holds.passed(pending.message.tp)
         if isinstance(outcome, Waiting):
-            failure = self._parking.park(pending, outcome)
-            if failure is None:
-                return
+            if (failure := self._parking.park(pending, outcome)) is None:
+                return  # parked, or waiting in the room
             outcome = failure
         self._act_on(pending, outcome, self._per_topic(pending.source.topic))
 
@@ -222,6 +231,8 @@ class ActivityConsumer:
 
     def _release_waiting(self) -> None:
         released, expired = self._parking.due()
+        if self._holds:
+            released += [p for p in self._holds.due() if not p.part.forgotten]
         for pending in released:
             self._transform(pending)
         for pending, failure in expired:
@@ -267,22 +278,12 @@ class ActivityConsumer:
     # --- backpressure, the breaker's hold and commits -------------------------------------------
 
     def _room(self) -> int:
-        """How many messages the loop may take now (consumer.backpressure), pausing or resuming
-        the partitions as it says. Entries waiting for a contact count for neither measure:
-        they are not work this process can do now."""
+        """How many messages the loop may take now (consumer.backpressure, which pauses and
+        resumes the partitions). Entries waiting for a contact count for neither measure: they
+        are not work this process can do now."""
         waiting = self.in_flight.waiting
-        room, change = self._backpressure.admit(self.in_flight.open - waiting,
-                                                self.in_flight.pending - waiting, time.monotonic())
-        if change == "pause":
-            self._consumer.pause(self._consumer.assignment())
-        elif change == "resume":
-            stopped = self._dead_letters.stopped_topics
-            self._consumer.resume([tp for tp in self._consumer.assignment()
-                                   if tp.topic not in stopped])
-        return room
-
-    def _pause_topic(self, topic: str) -> None:  # its dead-letter breaker tripped
-        self._consumer.pause([tp for tp in self._consumer.assignment() if tp.topic == topic])
+        return self._backpressure.admit(self.in_flight.open - waiting,
+                                        self.in_flight.pending - waiting, time.monotonic())
 
     # --- rebalances ------------------------------------------------------------------------------
 
@@ -292,23 +293,19 @@ class ActivityConsumer:
         for tp in partitions:
             self.in_flight.assign((tp.topic, tp.partition))
         consumer.incremental_assign(partitions)
-        stopped = self._dead_letters.stopped_topics
-        held_back = [tp for tp in partitions if self._backpressure.paused or tp.topic in stopped]
-        if held_back:  # keep the backpressure and breaker promises for newcomers too
-            consumer.pause(held_back)
+        self._pauses.assigned([(tp.topic, tp.partition) for tp in partitions])
         self.metrics.rebalances.labels("assigned").inc()
         self.metrics.assigned_partitions.set(len(self.in_flight.parts))
         log.info("assigned", extra={"partitions": _names(partitions)})
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        if self.close_abandoned:
-            return
-        tps = {(tp.topic, tp.partition) for tp in partitions}
-        abandoned = self._drain(tps)
-        commit(self._consumer, self.in_flight, self.metrics, only=tps)
-        self._forget(tps)
-        self.metrics.rebalances.labels("revoked").inc()
-        log.info("revoked", extra={"partitions": _names(partitions), "abandoned": abandoned})
+        if not self.close_abandoned:  # drain what is on its way, commit, then let go
+            tps = {(tp.topic, tp.partition) for tp in partitions}
+            abandoned = self._drain(tps)
+            commit(self._consumer, self.in_flight, self.metrics, only=tps)
+            self._forget(tps)
+            self.metrics.rebalances.labels("revoked").inc()
+            log.info("revoked", extra={"partitions": _names(partitions), "abandoned": abandoned})
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         if not self.close_abandoned:  # someone else owns them now: no drain, no commit
@@ -323,11 +320,11 @@ class ActivityConsumer:
             forget_lag_gauges(self.metrics, tp)
         self._station.abandon(InFlight.futures(unfinished))
         self._parking.drop_forgotten()  # their next owner re-reads them
+        self._holds.forget(tps)
         self.metrics.assigned_partitions.set(len(self.in_flight.parts))
 
     def _drain(self, tps: set[TP] | None) -> int:
         """Revoke (of ``tps``) or shutdown (None): stop what sent nothing, wait for the rest.
-
         Messages after each partition's cut (InFlight.beyond_cut) stop at once; those before it
         are waited for until ``drain_timeout_s``, then abandoned too. Returns how many messages
         are left unsettled (uncommitted: redelivered later).
@@ -357,9 +354,11 @@ class ActivityConsumer:
         self._dlq = w.dead_letters()
         self._dead_letters = DeadLetterSender(self._dlq, config.dead_letter.breaker, self.in_flight,
                                               self.metrics, self.counts, self.readiness,
-                                              pause_topic=self._pause_topic)
+                                              pause_topic=self._pauses.pause_topic)
         self._parking = ParkingLot(w.directory(), config.contacts, self._waiting_topic, self._dlq,
                                    self.in_flight, self.metrics, self.counts)
+        self._holds = PartitionHolds(lambda: self._consumer, self._pauses, self.in_flight,
+                                     self.metrics, self.readiness)
         w.ensure_topic(config.kafka, self._waiting_topic, config.contacts.waiting_topic_partitions)
         self._consumer = w.kafka_consumer(kafka_settings.consumer_settings(config.kafka))
         self._consumer.subscribe([*self.router.topics, self._waiting_topic],

@@ -92,6 +92,11 @@ class Metrics:
                                        "timeouts, 502/503/504, every recent call failing): "
                                        "delivery waits and probes; 0 while it is reachable.",
                                        registry=r)
+        self.partitions_held = Gauge(_P + "partitions_held",
+                                     "Partitions waiting for a system their messages need, by "
+                                     "what (schema_registry): put back and paused, read again "
+                                     "after a backoff; nothing is dead-lettered for it.",
+                                     ["what"], registry=r)
         self.unreachable = Gauge(_P + "freshdesk_unreachable",
                                  "1 while Freshdesk is unreachable, by cause (connection, dns, tls, "
                                  "timeout, proxy, server_error, too_large, bad_answer).",

@@ -4,7 +4,9 @@ dead letters share.
 - :class:`Delivery`: one activity, encoded and keyed, ready to post (a message becomes a tuple);
 - :class:`~transforms.Filtered`: not for the timeline, with its reason (settled at once);
 - :class:`Waiting`: named only by vendor ids the contact directory does not know yet;
-- :class:`Failure`: dead-letter it, with one of :data:`REASONS`.
+- :class:`Failure`: dead-letter it, with one of :data:`REASONS`;
+- :class:`Unavailable`: a system the message needs is down (the schema registry): not the
+  message's fault; it waits, and its partition with it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from consumer.message import Message
 
 __all__ = ["CONTACT_FACTS", "EXPECTED_REASONS", "REASONS", "Counts", "Delivery", "Failure",
-           "Outcome", "Waiting"]
+           "Outcome", "Unavailable", "Waiting"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,8 @@ class Delivery:
 
 # Reason classes, each a different fix for the operator.
 REASONS = {
-    "decode": "the message value is not JSON (fix the producer)",
+    "decode": "the value (or key) is not in the topic's format: not JSON, not the registry's "
+              "wire format, an unknown schema id, corrupt (fix the producer or the subscription)",
     "no_route": "no subscription claims the topic (fix the subscription file)",
     "transform": "the transform rejected or crashed on the event (fix the event or the transform)",
     "validation": "the activity breaks the Freshdesk contract (fix the transform)",
@@ -92,7 +95,15 @@ class Waiting:
         return f"waiting for the contact of {', '.join(self.refs)}"
 
 
-Outcome: TypeAlias = tuple[Delivery, ...] | Failure | Filtered | Waiting
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """``what`` (a metric label, e.g. ``schema_registry``) cannot be reached: ``error`` says how."""
+
+    what: str
+    error: str
+
+
+Outcome: TypeAlias = tuple[Delivery, ...] | Failure | Filtered | Waiting | Unavailable
 CONTACT_FACTS = Filtered("contact_facts", "the event only teaches the contact directory")
 
 

@@ -13,33 +13,49 @@ The transform itself runs in :mod:`consumer.transform_runner`, shared with ``try
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from consumer.config import Config, ConfigError, Problem, Subscription
+from consumer.decoding import (
+    Decoded,
+    Decoder,
+    DecodeResult,
+    RegistryUnavailable,
+    SchemaRegistry,
+    make_decoder,
+)
 from consumer.message import Message
-from consumer.outcomes import Failure, Outcome
+from consumer.outcomes import Failure, Outcome, Unavailable
 from consumer.transform_runner import ContactLookup, decode, run_transform
 from transforms import EventMeta, Filtered, Transform, resolve
+from transforms.envelopes import envelope_for, enveloped
+from transforms.mapping import Mapping, MappingError
 from transforms.probe import Probe, probe_of
 
 __all__ = ["DEAD_LETTER_TOPIC", "LEARN_ONLY", "TOMBSTONE", "Outcome", "Route", "Router"]
 
 TOMBSTONE = Filtered("tombstone", "a tombstone (null value) is not an event")
 LEARN_ONLY = Filtered("learn_only", "the subscription only feeds the contact directory")
+_UNDECODED = object()  # transform(): decode the value
 DEAD_LETTER_TOPIC = Filtered("dead_letter_topic", "a dead-letter topic caught by a pattern is left alone")
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     subscription: Subscription
-    transform: Transform
+    transform: Transform  # the built-in, import or mapping, behind its envelope when it has one
     matches: re.Pattern[str] | None  # None: an exact topic name
     probe: Probe | None = None  # the transform's (transforms.probe); filled in when not given
+    decode: Decoder | None = None  # a registry format's decoder; None: JSON (decode() below)
+    decode_key: Decoder | None = None  # key_format other than raw
 
     def __post_init__(self) -> None:
-        if self.probe is None:
+        plain = self.decode is None and self.subscription.envelope == "none"
+        if self.probe is None and plain:  # a probe reads JSON bytes as the transform sees them
             object.__setattr__(self, "probe", probe_of(self.transform))
 
     def claims(self, topic: str) -> bool:
@@ -61,27 +77,16 @@ class Router:
 
     @classmethod
     def from_config(cls, config: Config, path: str = "<config>") -> Router:
-        """Resolve every transform and compile every pattern; all problems in one ConfigError."""
+        """Resolve every transform, compile every mapping and pattern, build every decoder;
+        all problems in one ConfigError (check-config shows them)."""
+        registry = SchemaRegistry(config.schema_registry) if config.schema_registry else None
         routes, problems = [], []
         for i, sub in enumerate(config.subscriptions):
-            try:
-                transform = resolve(sub.transform)
-            except LookupError as e:
-                problems.append(Problem(key=f"subscriptions[{i}].transform", message=str(e),
-                                        fix="use a built-in name or package.module:function "
-                                            "importable from this environment"))
-                continue
-            pattern = None
-            if sub.is_pattern:
-                try:
-                    pattern = re.compile(sub.topic)
-                except re.error as e:
-                    problems.append(Problem(key=f"subscriptions[{i}].topic",
-                                            message=f"not a valid regex: {e}",
-                                            fix="fix the pattern, or drop the leading ^ to name "
-                                                "one topic"))
-                    continue
-            routes.append(Route(sub, transform, pattern))
+            made = _route(sub, f"subscriptions[{i}]", path, registry)
+            if isinstance(made, Problem):
+                problems.append(made)
+            else:
+                routes.append(made)
         if problems:
             raise ConfigError(path, problems)
         return cls(routes, config.dead_letter.topic)
@@ -94,7 +99,7 @@ class Router:
     def transform_name(self, topic: str) -> str:
         """The name of the topic's transform (a metric label), "none" when no route claims it."""
         route = self.route_for(topic)
-        return route.subscription.transform if route else "none"
+        return route.subscription.name if route else "none"
 
     def route_for(self, topic: str) -> Route | None:
         try:
@@ -119,14 +124,23 @@ class Router:
         probe = route.probe
         return probe(value) if probe is not None else None
 
-    def transform(self, msg: Message, route: Route, directory: ContactLookup | None = None) -> Outcome:
-        """Decode and transform a message that :meth:`triage` let through."""
+    def transform(self, msg: Message, route: Route, directory: ContactLookup | None = None,
+                  decoded: Any = _UNDECODED) -> Outcome:
+        """Decode and transform a message that :meth:`triage` let through. ``decoded``: the
+        value already decoded (``try`` hands over the JSON a registry format decodes to)."""
         assert msg.value is not None  # triage filtered tombstones
-        event = decode(msg.value)
-        if isinstance(event, Failure):
+        event = _decode(route, msg) if decoded is _UNDECODED else decoded
+        if isinstance(event, (Failure, Unavailable)):
             return event
+        transform = route.transform
+        if route.decode_key is not None:
+            key = _decoded(route.decode_key(msg.key, msg.topic), "key")
+            if isinstance(key, (Failure, Unavailable)):
+                return key
+            # enveloped() takes the mapping's extra variables: the decoded key as $key
+            transform = cast(Transform, functools.partial(transform, extra={"key": key}))  # type: ignore[call-arg]
         meta = EventMeta(msg.topic, msg.partition, msg.offset, msg.timestamp, msg.key, msg.headers)
-        outcome = run_transform(route.transform, route.subscription.transform, event, meta, directory)
+        outcome = run_transform(transform, route.subscription.name, event, meta, directory)
         if route.subscription.learn_only and not isinstance(outcome, (Failure, Filtered)):
             return LEARN_ONLY  # its Links were learned above; activities and waits are not ours
         return outcome
@@ -138,3 +152,67 @@ class Router:
         if early is not None or route is None:
             return early  # type: ignore[return-value]  # route None: triage gave a reason
         return self.transform(msg, route, directory)
+
+
+def _route(sub: Subscription, key: str, path: str, registry: SchemaRegistry | None
+           ) -> Route | Problem:
+    """One subscription's route, or the Problem that keeps it from being one."""
+    inner = _inner(sub, key, path)
+    if isinstance(inner, Problem):
+        return inner
+    pattern = None
+    if sub.is_pattern:
+        try:
+            pattern = re.compile(sub.topic)
+        except re.error as e:
+            return Problem(key=f"{key}.topic", message=f"not a valid regex: {e}",
+                           fix="fix the pattern, or drop the leading ^ to name one topic")
+    wrapped = sub.envelope != "none" or sub.mapping is not None
+    transform = enveloped(envelope_for(sub.envelope, snapshot=sub.snapshot), inner) if wrapped \
+        else inner
+    try:
+        decode = None if sub.format == "json" else make_decoder(
+            sub.format, registry, connect_envelope=sub.format == "avro" and sub.envelope == "debezium")
+        decode_key = None if sub.key_format == "raw" else make_decoder(
+            sub.key_format, registry, field="key")
+    except ValueError as e:
+        return Problem(key=f"{key}.format", message=str(e),
+                       fix="add a schema_registry section, or use format: json")
+    return Route(sub, transform, pattern, decode=decode, decode_key=decode_key)
+
+
+def _inner(sub: Subscription, key: str, path: str) -> Transform | Problem:
+    """The subscription's built-in, imported transform or compiled mapping."""
+    if sub.transform is not None:
+        try:
+            return resolve(sub.transform)
+        except LookupError as e:
+            return Problem(key=f"{key}.transform", message=str(e),
+                           fix="use a built-in name or package.module:function importable from "
+                               "this environment")
+    assert sub.mapping is not None  # the subscription's validator: one of the two
+    try:
+        if sub.mapping_file is not None:
+            mapping = Mapping.load(sub.mapping_file, relative_to=path)
+        else:
+            mapping = Mapping(sub.mapping, f"{key}.mapping")
+        return cast(Transform, mapping)  # (event, meta) -> list[Activity] | Filtered
+    except MappingError as e:
+        return Problem(key=f"{key}.mapping", message=str(e),
+                       fix="fix the expression at that line and column (try it with "
+                           "activity-consumer try -c FILE --topic TOPIC EVENT)")
+
+
+def _decode(route: Route, msg: Message) -> Any:
+    """The message value decoded by the topic's format: the value, a Failure or Unavailable."""
+    if route.decode is None:
+        return decode(msg.value)  # type: ignore[arg-type]  # triage filtered tombstones
+    return _decoded(route.decode(msg.value, msg.topic), "value")
+
+
+def _decoded(result: DecodeResult, field: str) -> Any:
+    if isinstance(result, Decoded):
+        return result.value
+    if isinstance(result, RegistryUnavailable):
+        return Unavailable("schema_registry", result.error)
+    return result.failure()

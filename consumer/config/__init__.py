@@ -7,6 +7,7 @@ the file, the key and the fix for every problem found.
 """
 
 from consumer.config.freshdesk import BudgetSettings, FreshdeskSettings, RetrySettings
+from consumer.config.inputs import SchemaRegistrySettings
 from consumer.config.loading import load_config, parse_config
 from consumer.config.pipeline import (
     BreakerSettings,
@@ -34,6 +35,7 @@ __all__ = [
     "Problem",
     "ProcessingSettings",
     "RetrySettings",
+    "SchemaRegistrySettings",
     "Subscription",
     "directory_url",
     "load_config",

@@ -31,6 +31,13 @@ def across_sections(config: Config) -> list[Problem]:
             fix="set freshdesk.budget.url: ${BUDGET_REDIS_URL} (redis://host:6379/0), or use the "
                 "ledger's Redis (ledger.backend: redis with ledger.url), or backend: local"))
     problems += _contact_problems(config)
+    if config.schema_registry is None:
+        problems += [Problem(
+            key=f"subscriptions[{i}].format",
+            message=f"format {sub.format} / key_format {sub.key_format} reads schemas from a "
+                    "Schema Registry, and there is no schema_registry section",
+            fix="add schema_registry: {url: http://registry:8081} (Apicurio: …/apis/ccompat/v7)")
+            for i, sub in enumerate(config.subscriptions) if sub.needs_registry]
     return problems
 
 

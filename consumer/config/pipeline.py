@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from consumer.config._section import _Section
+from consumer.config.inputs import REGISTRY_FORMATS, Envelope, Format, KeyFormat
 
 __all__ = ["BreakerSettings", "DeadLetterSettings", "LogSettings", "MetricsSettings",
            "ProcessingSettings", "Subscription"]
@@ -63,15 +64,55 @@ class DeadLetterSettings(_Section):
 class Subscription(_Section):
     # A topic name, or a regex when it starts with "^" (librdkafka's convention).
     topic: str = Field(min_length=1)
-    # A built-in transform name ("orders", "payments") or "package.module:function".
-    transform: str = Field(min_length=1)
+    # A built-in transform name ("orders", "stripe") or "package.module:function" ...
+    transform: str | None = Field(None, min_length=1)
+    # ... or a JSONata mapping (transforms.mapping): a file ending in .jsonata (relative to the
+    # subscription file) or an inline expression. Exactly one of the two.
+    mapping: str | None = Field(None, min_length=1)
+    # The value's wire format: json, or avro / protobuf / json_schema in the Confluent wire
+    # format (magic byte 0, 4-byte schema id) through the schema_registry section.
+    format: Format = "json"
+    # The key's: raw (its bytes, as $key's text), json, or a registry format.
+    key_format: KeyFormat = "raw"
+    # The envelope around the event: none, debezium (change events: the row, $op, $before,
+    # $source), outbox (Debezium's outbox event router), cloudevents (binary or structured).
+    envelope: Envelope = "none"
+    # debezium: snapshot reads (op "r") are filtered unless include (a first snapshot would
+    # otherwise put every row's history on every timeline at once).
+    snapshot: Literal["skip", "include"] = "skip"
     # true: the topic only feeds the contact directory (e.g. a compacted customers topic): the
     # Links its events teach are learned, and nothing of it is ever posted.
     learn_only: bool = False
 
+    @model_validator(mode="after")
+    def _one_way_to_activities(self) -> Subscription:
+        if (self.transform is None) == (self.mapping is None):
+            raise ValueError("give exactly one of transform (a built-in or module:function) "
+                             "or mapping (a JSONata file or expression)")
+        if self.snapshot == "include" and self.envelope != "debezium":
+            raise ValueError("snapshot: include only applies to envelope: debezium")
+        return self
+
     @property
     def is_pattern(self) -> bool:
         return self.topic.startswith("^")
+
+    @property
+    def needs_registry(self) -> bool:
+        return self.format in REGISTRY_FORMATS or self.key_format in REGISTRY_FORMATS
+
+    @property
+    def mapping_file(self) -> str | None:
+        """The mapping's file name when it names one (``….jsonata``), else None (inline)."""
+        return self.mapping if self.mapping and self.mapping.endswith(".jsonata") else None
+
+    @property
+    def name(self) -> str:
+        """How metrics and logs name what turns its events into activities: the transform, or
+        ``mapping:<file>`` / ``mapping:inline``."""
+        if self.transform is not None:
+            return self.transform
+        return f"mapping:{self.mapping_file.rsplit('/', 1)[-1]}" if self.mapping_file else "mapping:inline"
 
 
 class LogSettings(_Section):

@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 from consumer.config import kafka as kafka_settings
 from consumer.config._section import _Section
 from consumer.config.freshdesk import FreshdeskSettings
+from consumer.config.inputs import SchemaRegistrySettings
 from consumer.config.pipeline import (
     DeadLetterSettings,
     LogSettings,
@@ -29,6 +30,8 @@ class Config(_Section):
     ledger: LedgerSettings = LedgerSettings()  # idempotency: what was already delivered
     metrics: MetricsSettings = MetricsSettings()  # /metrics, /healthz, /readyz
     contacts: ContactSettings = ContactSettings()  # the contact directory and the waiting room
+    # For subscriptions in avro / protobuf / json_schema (consumer.config.inputs).
+    schema_registry: SchemaRegistrySettings | None = None
     subscriptions: list[Subscription] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -52,7 +55,8 @@ class Config(_Section):
         found = [self.freshdesk.api_key.get_secret_value(), self.ledger.url_password,
                  self.contacts.url_password, self.freshdesk.budget.url_password,
                  self.freshdesk.proxy_password,
-                 *kafka_settings.secret_values(self.kafka)]
+                 *kafka_settings.secret_values(self.kafka),
+                 *(self.schema_registry.secrets() if self.schema_registry else ())]
         return [s for s in found if s]
 
     def __repr__(self) -> str:  # never show SASL passwords, even in a debugger

@@ -9,17 +9,14 @@ value, a message fault (dead-letter it) or an outage (pause the partition): see
 from consumer.decoding.decoders import DEFAULT_MAX_BYTES, Decoder, make_decoder
 from consumer.decoding.registry import SchemaRegistry
 from consumer.decoding.result import Decoded, DecodeResult, RegistryUnavailable, Undecodable
-from consumer.decoding.settings import InputSettings, SchemaRegistrySettings
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DecodeResult",
     "Decoded",
     "Decoder",
-    "InputSettings",
     "RegistryUnavailable",
     "SchemaRegistry",
-    "SchemaRegistrySettings",
     "Undecodable",
     "make_decoder",
 ]

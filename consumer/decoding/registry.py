@@ -21,8 +21,8 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.common._httpx_compat import httpx
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from consumer.config.inputs import SchemaRegistrySettings
 from consumer.decoding.result import RegistryUnavailable, Undecodable
-from consumer.decoding.settings import SchemaRegistrySettings
 
 __all__ = ["AnswerTooLarge", "SchemaRegistry", "UnknownSchema", "classify"]
 

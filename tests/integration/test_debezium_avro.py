@@ -12,7 +12,8 @@ import pytest
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from consumer.decoding import Decoded, SchemaRegistry, SchemaRegistrySettings, make_decoder
+from consumer.config import SchemaRegistrySettings
+from consumer.decoding import Decoded, SchemaRegistry, make_decoder
 from tests.fixtures.kafka import read_topic
 from tests.unit.inputs.fixtures import meta
 from transforms.envelopes import Unwrapped, envelope_for

@@ -15,14 +15,8 @@ from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from consumer.decoding import (
-    Decoded,
-    RegistryUnavailable,
-    SchemaRegistry,
-    SchemaRegistrySettings,
-    Undecodable,
-    make_decoder,
-)
+from consumer.config import SchemaRegistrySettings
+from consumer.decoding import Decoded, RegistryUnavailable, SchemaRegistry, Undecodable, make_decoder
 from consumer_devtools.schema_registry import LocalSchemaRegistry
 from tests.fixtures.kafka import read_topic
 

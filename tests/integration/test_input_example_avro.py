@@ -13,7 +13,8 @@ import pytest
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from consumer.decoding import Decoded, SchemaRegistry, SchemaRegistrySettings, make_decoder
+from consumer.config import SchemaRegistrySettings
+from consumer.decoding import Decoded, SchemaRegistry, make_decoder
 from consumer.message import Message
 from tests.fixtures.kafka import read_topic
 from tests.unit.inputs.chain import EXAMPLES, example_mapping, expected, timeline

@@ -6,7 +6,8 @@ import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import ValidationError
 
-from consumer.decoding import InputSettings, SchemaRegistrySettings, make_decoder
+from consumer.config import SchemaRegistrySettings, Subscription
+from consumer.decoding import make_decoder
 
 
 def test_dotted_keys_pass_through_to_the_client_with_secrets_revealed_only_there():
@@ -52,6 +53,10 @@ def test_a_bad_registry_section_says_what_to_fix(given, said):
         SchemaRegistrySettings.model_validate(given)
 
 
+def InputSettings(**fields):  # a subscription's input fields, with a transform
+    return Subscription(topic="t", transform="orders", **fields)
+
+
 def test_input_defaults_are_plain_json_without_an_envelope():
     settings = InputSettings()
 
@@ -80,3 +85,11 @@ def test_json_values_decode_and_a_framed_value_on_a_json_topic_gets_a_hint():
     assert bad.kind == "not_json" and "magic byte" in bad.error  # type: ignore[union-attr]
     too_big = make_decoder("json", max_bytes=10)(b'{"a": "0123456789"}', "t")
     assert too_big.kind == "too_large"  # type: ignore[union-attr]
+
+
+def test_a_subscription_takes_exactly_one_of_transform_and_mapping():
+    assert Subscription(topic="t", mapping="orders.jsonata").name == "mapping:orders.jsonata"
+    assert Subscription(topic="t", mapping='{"key": id}').name == "mapping:inline"
+    for fields in ({}, {"transform": "orders", "mapping": "m.jsonata"}):
+        with pytest.raises(ValidationError, match="exactly one of transform"):
+            Subscription(topic="t", **fields)

@@ -1,5 +1,6 @@
-"""The configuration shapes of decoding: the top-level ``schema_registry:`` section and the
-per-subscription input fields (``format``, ``key_format``, ``envelope``, ``snapshot``, ``mapping``).
+"""The inputs' settings: the top-level ``schema_registry:`` section, and the names of the
+per-subscription input fields (``format``, ``key_format``, ``envelope``, ``snapshot``), which
+:class:`~consumer.config.pipeline.Subscription` carries; consumer.decoding uses them.
 
 Frozen pydantic models like every section of the subscription file; the file loader expands
 ``${VAR}`` before these see the values, so secrets (``basic.auth.user.info``,
@@ -13,11 +14,13 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from consumer._section import _Section
+from consumer.config._section import _Section
 
-__all__ = ["ENVELOPES", "FORMATS", "InputSettings", "SchemaRegistrySettings"]
+__all__ = ["ENVELOPES", "FORMATS", "REGISTRY_FORMATS", "Envelope", "Format", "KeyFormat",
+           "SchemaRegistrySettings"]
 
 Format = Literal["json", "avro", "protobuf", "json_schema"]
+KeyFormat = Literal["raw", "json", "avro", "protobuf", "json_schema"]
 Envelope = Literal["none", "debezium", "outbox", "cloudevents"]
 FORMATS: tuple[str, ...] = ("json", "avro", "protobuf", "json_schema")
 ENVELOPES: tuple[str, ...] = ("none", "debezium", "outbox", "cloudevents")
@@ -119,33 +122,3 @@ class SchemaRegistrySettings(_Section):
         if self.basic_auth_user_info is not None:
             found.append(self.basic_auth_user_info.get_secret_value().split(":", 1)[1])
         return [s for s in found if s]
-
-
-class InputSettings(_Section):
-    """The input fields of one subscription: how its messages are decoded and unwrapped, and the
-    mapping that turns them into activities (instead of a ``transform:``)."""
-
-    # The value's wire format: json (default), or avro / protobuf / json_schema in the Confluent
-    # wire format (magic byte 0, 4-byte schema id) through the schema_registry section.
-    format: Format = "json"
-    # The key's: raw (bytes, as given to $key as UTF-8 text), json, or a registry format.
-    key_format: Literal["raw", "json", "avro", "protobuf", "json_schema"] = "raw"
-    # The envelope around the event: none, debezium (change events: the row, $op, $before,
-    # $source), outbox (Debezium's outbox event router), cloudevents (binary or structured).
-    envelope: Envelope = "none"
-    # debezium: snapshot reads (op "r") are filtered unless include (a first snapshot would
-    # otherwise put every row's history on every timeline at once).
-    snapshot: Literal["skip", "include"] = "skip"
-    # A JSONata file (relative to the subscription file) or an inline expression; see
-    # transforms.mapping. Mutually exclusive with transform: in the subscription.
-    mapping: str | None = Field(None, min_length=1)
-
-    @property
-    def needs_registry(self) -> bool:
-        return self.format in REGISTRY_FORMATS or self.key_format in REGISTRY_FORMATS
-
-    @model_validator(mode="after")
-    def _fits(self) -> InputSettings:
-        if self.snapshot == "include" and self.envelope != "debezium":
-            raise ValueError("snapshot: include only applies to envelope: debezium")
-        return self
