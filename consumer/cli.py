@@ -88,11 +88,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  kafka       {config.kafka['bootstrap.servers']}  group {config.kafka['group.id']}")
     print(f"  freshdesk   {fd.url}  (API key set, {len(fd.api_key.get_secret_value())} chars)")
     print(f"  dead letters {config.dead_letter.topic}")
+    if config.schema_registry is not None:
+        print(f"  schema registry {config.schema_registry.url}")
     width = max(len(r.subscription.topic) for r in router.routes)
     for r in router.routes:
-        name = r.subscription.transform
-        kind = "built-in" if name in BUILTIN_TRANSFORMS else "imported"
-        print(f"  {r.subscription.topic:<{width}} → {name} ({kind})")
+        sub = r.subscription
+        if sub.transform is not None:
+            kind = "built-in" if sub.transform in BUILTIN_TRANSFORMS else "imported"
+            what = f"{sub.transform} ({kind})"
+        else:
+            what = f"{sub.name} (JSONata, compiled)"
+        inputs = [f"format {sub.format}"] if sub.format != "json" else []
+        inputs += [f"key {sub.key_format}"] if sub.key_format != "raw" else []
+        inputs += [f"envelope {sub.envelope}"] if sub.envelope != "none" else []
+        print(f"  {sub.topic:<{width}} → {what}" + (f"  [{', '.join(inputs)}]" if inputs else ""))
     return 0
 
 
@@ -127,7 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):  # first, before the parser's imports
             signal.signal(sig, _request_stop)
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:  # `activity-consumer try … | head`: the reader has gone, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

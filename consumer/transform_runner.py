@@ -16,7 +16,9 @@ teaches and needs a contact (a Stripe charge with its customer's billing email) 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -55,12 +57,25 @@ class ContactLookup(Protocol):
 
 
 
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some HTTP-to-Kafka bridges keep
+# 19 digits in a row: an integer orjson may turn into a float (it keeps 64-bit integers only).
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
 def decode(value: bytes) -> Any:
-    """The message value as JSON, or a ``decode`` Failure."""
+    """The message value as JSON, or a ``decode`` Failure. Integers keep every digit whatever
+    their size: orjson makes a float of one beyond 64 bits (an id 184467440737095516160 would
+    read "1.844674407370955e+20"), so a value with such a long run of digits is read again by
+    the standard library, which keeps them exact (rare, and only for those values)."""
+    if value[:3] == _BOM:
+        value = value[3:]
     try:
-        return orjson.loads(value)
+        event = orjson.loads(value)
     except orjson.JSONDecodeError as e:
         return Failure("decode", f"value is not JSON: {e}")
+    if _LONG_NUMBER.search(value) is None:
+        return event
+    return json.loads(value)
 
 
 def run_transform(transform: Transform, name: str, event: Any, meta: EventMeta,

@@ -1,4 +1,14 @@
-"""``activity-consumer try``: run a transform on events from files, without Kafka.
+"""``activity-consumer try``: run a transform or a subscription on events from files, no Kafka.
+
+Two ways to name what runs:
+
+- ``-t TRANSFORM``: a built-in or ``package.module:function``, on JSON events;
+- ``-c FILE --topic T``: the subscription of that topic in the subscription file, exactly as
+  ``run`` routes it (its format, envelope, mapping or transform; the same Router). An event file
+  may then be a bare value or ``{"headers": {…}, "key": …, "value": …, "timestamp": ms}``, so
+  binary CloudEvents and outbox headers can be tried. For registry formats (avro, protobuf,
+  json_schema) the file holds the value as JSON: ``try`` encodes nothing, the decoding itself is
+  tested end to end instead.
 
 Prints, for every event, the activity it becomes (the key and the request body, validated with
 ``encode()`` exactly as the consumer would), or why it is filtered or rejected; ``--post`` sends
@@ -14,6 +24,7 @@ any was rejected (by the transform, the contract or Freshdesk), 2 when the trans
 cannot be found.
 
 A FILE holds one JSON event (it may span lines) or JSON Lines, one event per line; ``-`` is stdin.
+A UTF-8 byte order mark at the start of a file is not part of its JSON.
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -30,8 +41,9 @@ import orjson
 
 from consumer.contacts.directory import BootstrapError, MemoryDirectory, load_bootstrap_file
 from consumer.contacts.parking_lot import LearningDirectory
-from consumer.outcomes import Failure, Waiting
-from consumer.transform_runner import run_transform
+from consumer.message import Headers, Message
+from consumer.outcomes import Failure, Outcome, Unavailable, Waiting
+from consumer.transform_runner import decode, run_transform
 from transforms import EventMeta, Filtered, Link
 from transforms import resolve as resolve_transform
 from transforms.probe import probe_of
@@ -47,14 +59,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="a JSON event, or JSON Lines (one event per line); - reads stdin")
-    parser.add_argument("--transform", "-t", required=True,
-                        help="a built-in name (orders, payments, shopify, stripe) or an import "
-                             "path like mypackage.module:function")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--transform", "-t",
+                      help="a built-in name (orders, payments, shopify, stripe, …) or an import "
+                           "path like mypackage.module:function")
+    what.add_argument("--config", "-c", metavar="FILE",
+                      help="a subscription file: run the subscription of --topic as run would")
     parser.add_argument("--header", "-H", action="append", default=[], metavar="K=V",
                         help="a Kafka message header for every event, e.g. "
                              "X-Shopify-Topic=orders/create (repeatable)")
     parser.add_argument("--topic", default="try", help="the Kafka topic the events seem to come "
-                                                       "from (default: try)")
+                                                       "from (with -c: whose subscription runs)")
     parser.add_argument("--post", metavar="URL",
                         help=f"also POST each activity to URL{PATH}, e.g. a sandbox "
                              "http://127.0.0.1:8080 (or https://acme.freshdesk.com)")
@@ -70,15 +85,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
-        transform = resolve_transform(args.transform)
+        outcome_of = _subscription(args) if args.config else _transform(args.transform)
         headers = tuple(_header(h) for h in args.header)
+        client = _Poster(args.post, args.api_key) if args.post else None
     except (LookupError, ValueError) as e:
         print(f"error: {e}", file=out)
-        return 2
-    try:
-        client = _Poster(args.post, args.api_key) if args.post else None
-    except ValueError as e:
-        print(f"error: --post {args.post}: {e}", file=out)
         return 2
     directory = LearningDirectory(MemoryDirectory())
     rejected = 0
@@ -86,19 +97,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if args.contacts:
             loaded = load_bootstrap_file(directory.directory, args.contacts)
             print(f"contacts: learned {loaded.links} links from {args.contacts}", file=out)
-        probe = probe_of(transform)
         for offset, (where, raw, event) in enumerate(_events(args.files)):
             print(f"== {where}", file=out)
-            filtered = probe(raw) if probe is not None else None
-            if filtered is not None:  # as the consumer does: told from the bytes, not decoded
-                _filtered(filtered, out)
-                continue
-            if isinstance(event, _Unreadable):
-                print(f"rejected (decode): {event.reason}", file=out)
-                rejected += 1
-                continue
-            meta = EventMeta(args.topic, 0, offset, datetime.now(UTC), None, headers)
-            rejected += _show(transform, args.transform, event, meta, directory, client, out)
+            msg = _message(args.topic, offset, raw, event, headers, wrapped=bool(args.config))
+            outcome = outcome_of(msg, directory)
+            rejected += _show(outcome, directory, client, out)
     except (OSError, BootstrapError) as e:
         print(f"error: {e}", file=out)
         return 2
@@ -108,11 +111,84 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 1 if rejected else 0
 
 
-def _show(transform: Any, name: str, event: Any, meta: EventMeta, directory: LearningDirectory,
-          client: _Poster | None, out: TextIO) -> int:
-    """Prints what ``event`` becomes (through the consumer's own transform runner); returns 1
-    when it was rejected, else 0."""
-    outcome = run_transform(transform, name, event, meta, directory)
+OutcomeOf = Callable[[Message, LearningDirectory], Outcome]
+
+
+def _transform(spec: str) -> OutcomeOf:
+    """``-t``: the transform alone, its probe first (as the consumer settles from the bytes)."""
+    transform = resolve_transform(spec)
+    probe = probe_of(transform)
+
+    def outcome_of(msg: Message, directory: LearningDirectory) -> Outcome:
+        assert msg.value is not None
+        filtered = probe(msg.value) if probe is not None else None
+        if filtered is not None:
+            return filtered
+        event = decode(msg.value)
+        if isinstance(event, Failure):
+            return event
+        meta = EventMeta(msg.topic, msg.partition, msg.offset, msg.timestamp, msg.key, msg.headers)
+        return run_transform(transform, spec, event, meta, directory)
+    return outcome_of
+
+
+def _subscription(args: argparse.Namespace) -> OutcomeOf:
+    """``-c FILE``: the Router run builds from the file, and the route of ``--topic``."""
+    from consumer.config import ConfigError, load_config
+    from consumer.routing import Router
+
+    try:
+        config = load_config(args.config)
+        router = Router.from_config(config, args.config)
+    except ConfigError as e:
+        raise ValueError(f"configuration error\n{e}") from None
+    route = router.route_for(args.topic)
+    if route is None:
+        topics = ", ".join(sub.topic for sub in config.subscriptions)
+        raise LookupError(f"no subscription of {args.config} claims topic {args.topic!r} "
+                          f"(its topics: {topics}); give --topic")
+    registry_format = route.decode is not None
+
+    def outcome_of(msg: Message, directory: LearningDirectory) -> Outcome:
+        early = router.triage(route, msg.topic, msg.value)
+        if early is not None:
+            return early
+        if registry_format:  # the file holds the JSON the registry's format decodes to
+            value = decode(msg.value or b"null")
+            if isinstance(value, Failure):
+                return value
+            return router.transform(msg, route, directory, decoded=value)
+        return router.transform(msg, route, directory)
+    return outcome_of
+
+
+def _message(topic: str, offset: int, raw: bytes, event: Any, headers: Headers,
+             wrapped: bool) -> Message:
+    """The Kafka message an event file describes: a bare value, or (with -c) headers, key and
+    value as the file gives them."""
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    if not (wrapped and _is_message(event)):
+        return Message(topic, 0, offset, None, raw, headers, now)
+    timestamp = event.get("timestamp")
+    key = event.get("key")
+    given = tuple((str(k), None if v is None else str(v).encode())
+                  for k, v in (event.get("headers") or {}).items())
+    value = event["value"]
+    return Message(topic, 0, offset, None if key is None else str(key).encode(),
+                   None if value is None else orjson.dumps(value), headers + given,
+                   timestamp if isinstance(timestamp, int) else now)
+
+
+def _is_message(event: Any) -> bool:
+    """``{"value": …}`` with only headers, key, timestamp (ms) and topic (ignored: --topic
+    names it) beside it: a Kafka message, not a bare event."""
+    return isinstance(event, dict) and "value" in event and \
+        set(event) <= {"headers", "key", "value", "timestamp", "topic"}
+
+
+def _show(outcome: Outcome, directory: LearningDirectory, client: _Poster | None,
+          out: TextIO) -> int:
+    """Prints what an event became; returns 1 when it was rejected, else 0."""
     learned, directory.learned = directory.learned, []
     for link in learned:
         print(f"learned   {link.ref} → {_target(link)}", file=out)
@@ -123,6 +199,9 @@ def _show(transform: Any, name: str, event: Any, meta: EventMeta, directory: Lea
     if isinstance(outcome, Filtered):
         _filtered(outcome, out)
         return 0
+    if isinstance(outcome, Unavailable):
+        print(f"waiting ({outcome.what} unavailable): {outcome.error}", file=out)
+        return 1
     if isinstance(outcome, Failure):
         print(f"rejected ({_SHOWN_AS.get(outcome.reason, outcome.reason)}): {outcome.error}",
               file=out)
@@ -203,17 +282,13 @@ def _meaning(reply: Any) -> str:
     return f"failed: the consumer would retry it: {detail}"
 
 
-class _Unreadable:
-    def __init__(self, reason: str):
-        self.reason = reason
-
-
 def _events(paths: list[str]) -> Iterator[tuple[str, bytes, Any]]:
     """``(where, raw bytes, event)`` for every event: the whole file as one JSON value when it
     is one, else one per non-empty line."""
     for path in paths:
         name = "<stdin>" if path == "-" else path
         text = sys.stdin.buffer.read() if path == "-" else _read(path)
+        text = text.removeprefix(b"\xef\xbb\xbf")  # a byte order mark is not JSON
         try:
             yield name, text, orjson.loads(text)
             continue
@@ -223,8 +298,8 @@ def _events(paths: list[str]) -> Iterator[tuple[str, bytes, Any]]:
             if line.strip():
                 try:
                     event = orjson.loads(line)
-                except orjson.JSONDecodeError as e:
-                    event = _Unreadable(f"not JSON: {e}")
+                except orjson.JSONDecodeError:
+                    event = None  # the consumer's own decode says why, after the probe
                 yield f"{name}:{number}", line, event
 
 

@@ -112,7 +112,7 @@ class Subscription(_Section):
         ``mapping:<file>`` / ``mapping:inline``."""
         if self.transform is not None:
             return self.transform
-        return f"mapping:{self.mapping_file.rsplit('/', 1)[-1]}" if self.mapping_file else "mapping:inline"
+        return f"mapping:{self.mapping_file}" if self.mapping_file else "mapping:inline"
 
 
 class LogSettings(_Section):

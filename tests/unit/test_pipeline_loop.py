@@ -293,3 +293,18 @@ def test_consume_waits_for_one_message_when_idle_briefly_while_work_is_out_and_n
     assert kafka.consumed[:5] == [(1, poll_timeout), (1, poll_timeout), (500, 0), (1, 0.005),
                                   (1, poll_timeout)], kafka.consumed
     assert kafka.committed_now() == {P0: 2}
+
+
+def test_a_value_starting_with_a_utf8_bom_decodes_as_one_json_document() -> None:
+    from consumer.transform_runner import decode
+
+    assert decode(b'\xef\xbb\xbf{"type": "order.created"}') == {"type": "order.created"}
+    assert isinstance(decode(b'{"a": 1}\xef\xbb\xbf'), Failure)  # only a leading BOM
+
+
+def test_integers_beyond_64_bits_keep_every_digit() -> None:
+    from consumer.transform_runner import decode
+
+    event = decode(b'{"id": 184467440737095516160, "n": -92233720368547758090, "total": 12.5}')
+    assert event == {"id": 184467440737095516160, "n": -92233720368547758090, "total": 12.5}
+    assert isinstance(event["id"], int)  # type: ignore[index]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def test_a_line_that_is_not_json_is_rejected(tmp_path: Path) -> None:
     code, out = try_("-t", "stripe", str(lines))
     assert code == 1
     assert f"== {lines}:1\nfiltered (" in out
-    assert f"== {lines}:2\nrejected (decode): not JSON:" in out
+    assert f"== {lines}:2\nrejected (decode): value is not JSON:" in out
 
 
 def test_stdin_is_read_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,4 +165,38 @@ def test_a_type_the_probe_filters_is_filtered_from_the_bytes_as_the_consumer_doe
     assert code == 1
     shown = "filtered (event_type_not_shown): orders: order.updated is not shown on the timeline"
     assert f"== {lines}:1\n{shown}\n== {lines}:2\n{shown}\n" in out, "the consumer filters both"
-    assert f"== {lines}:3\nrejected (decode): not JSON:" in out
+    assert f"== {lines}:3\nrejected (decode): value is not JSON:" in out
+
+
+INPUTS = Path(__file__).parents[2] / "examples" / "inputs"
+
+
+@pytest.mark.parametrize(("topic", "example"), [
+    ("shop.public.orders", "debezium-orders"), ("outbox.event.order", "outbox-orders"),
+    ("payments.events", "cloudevents-payments"), ("checkout.orders", "avro-orders")])
+def test_try_with_a_subscription_file_runs_the_topics_format_envelope_and_mapping(topic, example):
+    """`try -c FILE --topic T` runs the route `run` builds: the worked examples become what
+    their expected.json says (the Avro value given as JSON: try encodes nothing)."""
+    code, out = try_("-c", str(INPUTS / "subscriptions.yaml"), "--topic", topic,
+                     str(INPUTS / example / "event.json"))
+    assert code == 0, out
+    (want,) = json.loads((INPUTS / example / "expected.json").read_text())
+    key_line = f"activity  key={want['key']}\n"
+    assert key_line in out, out
+    body = json.loads(out.split(key_line, 1)[1])
+    if example == "avro-orders":  # its mapping names the source after $topic
+        want["body"]["activity"]["source"]["id"] = topic
+    assert body == want["body"]
+
+
+def test_try_with_a_subscription_file_names_the_topics_it_has(tmp_path: Path) -> None:
+    code, out = try_("-c", str(INPUTS / "subscriptions.yaml"), "--topic", "nope", "-")
+    assert code == 2 and "no subscription" in out and "outbox.event.order" in out
+
+
+def test_a_file_starting_with_a_utf8_bom_is_one_json_document(tmp_path: Path) -> None:
+    bom = tmp_path / "event.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + CHECKOUT.read_bytes())
+    code, out = try_("-t", "stripe", str(bom))
+    assert code == 0 and out.count("== ") == 1 and "rejected" not in out, out
+    assert '"description": "Copple completed checkout and paid 9.99 EUR."' in out

@@ -88,7 +88,7 @@ def test_json_values_decode_and_a_framed_value_on_a_json_topic_gets_a_hint():
 
 
 def test_a_subscription_takes_exactly_one_of_transform_and_mapping():
-    assert Subscription(topic="t", mapping="orders.jsonata").name == "mapping:orders.jsonata"
+    assert Subscription(topic="t", mapping="m/orders.jsonata").name == "mapping:m/orders.jsonata"
     assert Subscription(topic="t", mapping='{"key": id}').name == "mapping:inline"
     for fields in ({}, {"transform": "orders", "mapping": "m.jsonata"}):
         with pytest.raises(ValidationError, match="exactly one of transform"):
