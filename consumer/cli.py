@@ -25,10 +25,13 @@ log = logging.getLogger("consumer.cli")
 def _load(path: str) -> Any:
     """Config and router, or a printed explanation and exit code 2."""
     from consumer.config import ConfigError, load_config
+    from consumer.config.kafka import problems as kafka_problems
     from consumer.routing import Router
 
     try:
         config = load_config(path)
+        if problems := kafka_problems(config.kafka):  # what librdkafka would refuse at start
+            raise ConfigError(path, problems)
         return config, Router.from_config(config, path)
     except ConfigError as e:
         print(f"configuration error\n{e}", file=sys.stderr)

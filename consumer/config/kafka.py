@@ -11,8 +11,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from consumer.config.problems import Problem
+
 __all__ = ["SECRET_KAFKA_KEYS", "client_settings", "consumer_settings", "for_display",
-           "producer_settings"]
+           "problems", "producer_settings"]
 
 KafkaSettings = Mapping[str, str | int | float | bool]
 
@@ -66,3 +68,34 @@ def producer_settings(kafka: KafkaSettings) -> dict[str, Any]:
     """The producer of dead letters and park records: every record acknowledged by all replicas,
     written once (idempotent), batched for a few milliseconds."""
     return {**client_settings(kafka), "acks": "all", "enable.idempotence": True, "linger.ms": 5}
+
+
+_PROPERTY = re.compile(r'"([a-z0-9._]+)"|`([a-z0-9._]+)`')
+
+
+def problems(kafka: KafkaSettings) -> list[Problem]:
+    """What librdkafka refuses in the settings ``run`` builds (an unknown key, a bad value,
+    settings wrong together such as message.max.bytes above fetch.max.bytes): the consumer and
+    the dead-letter producer are made with them, without bootstrap servers, so nothing connects,
+    and closed at once. ``check-config`` and ``run`` both ask, before anything else starts."""
+    from confluent_kafka import Consumer, KafkaException, Producer
+
+    found: list[Problem] = []
+    offline = {"bootstrap.servers": ""}  # no broker to reach: nothing is contacted
+    for role, make, settings in (("consumer", Consumer, consumer_settings(kafka)),
+                                 ("dead-letter producer", Producer, producer_settings(kafka))):
+        try:
+            client = make({**settings, **offline})
+        except KafkaException as e:
+            text = e.args[0].str() if e.args else str(e)
+            names = [a or b for a, b in _PROPERTY.findall(text)]
+            key = next((n for n in names if n in kafka), names[0] if names else "")
+            found.append(Problem(key=f"kafka.{key}" if key else "kafka",
+                                 message=f"librdkafka refuses the {role}'s settings: {text}",
+                                 fix="see librdkafka's CONFIGURATION.md for the key and its values; "
+                                     "every key of kafka: goes to librdkafka as written"))
+            break  # the producer's settings come from the same keys: one report is enough
+        else:
+            if role == "consumer":
+                client.close()
+    return found

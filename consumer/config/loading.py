@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from consumer.config.checks import across_sections
 from consumer.config.problems import ConfigError, Problem, problem_from
 from consumer.config.root import Config
+from consumer.config.yaml_file import read_yaml
 
 __all__ = ["load_config", "parse_config"]
 
@@ -83,25 +83,5 @@ def parse_config(
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
     """Read and validate the subscription file at ``path``."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            p, [Problem(key="", message="file not found",
-                        fix="pass --config with the path of your subscription file "
-                            "(examples/subscriptions.yaml is a starting point)")]
-        ) from None
-    except OSError as e:
-        raise ConfigError(p, [Problem(key="", message=f"cannot read it: {e.strerror}",
-                                      fix="check the path and its permissions")]) from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        what = getattr(e, "problem", None) or str(e)
-        raise ConfigError(
-            p, [Problem(key="", message=f"not valid YAML at {where}: {what}",
-                        fix="fix the indentation or quoting there (tabs are not allowed in YAML)")]
-        ) from None
+    document = read_yaml(p)
     return parse_config(document, str(p), env)

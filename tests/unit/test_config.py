@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,63 @@ def test_a_redis_lease_shorter_than_a_request_is_refused_with_both_keys_named(tm
     longer = load_config(write(tmp_path, GOOD + ledger.replace("lease_s: 10", "lease_s: 11")),
                          env=ENV)
     assert longer.ledger.lease_s == 11
+
+
+# --- the file itself: strict, bounded, clear ----------------------------------------------------
+
+MINIMAL = "kafka: {bootstrap.servers: x, group.id: g}\nfreshdesk: {domain: a, api_key: k}\n" \
+          "subscriptions: [{topic: t, transform: orders}]\n"
+
+
+def _problem(tmp_path, content: bytes) -> str:
+    path = tmp_path / "subscriptions.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    return str(caught.value)
+
+
+def test_a_billion_laughs_file_stops_quickly_at_the_expansion_bound(tmp_path):
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    started = time.process_time()
+    text = _problem(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert "expands to more than 100,000 values" in text
+    assert time.process_time() - started < 5, "bounded while composing, not after expanding"
+
+
+def test_an_alias_within_the_bound_is_fine(tmp_path):
+    path = tmp_path / "subscriptions.yaml"
+    path.write_text(MINIMAL.replace("freshdesk: {domain: a, api_key: k}",
+                                    "common: &fd {domain: a, api_key: k}\nfreshdesk: *fd")
+                    .replace("common:", "x-common:"))
+    with pytest.raises(ConfigError, match="x-common"):  # an unknown top-level key, not a crash
+        load_config(path, env={})
+
+
+def test_a_duplicate_key_names_both_lines(tmp_path):
+    text = _problem(tmp_path, b"kafka: {bootstrap.servers: x}\nfreshdesk: {}\nkafka: {group.id: g}\n")
+    assert "key 'kafka' appears twice in one mapping: line 1 and line 3" in text
+
+
+def test_invalid_utf8_names_the_byte_offset(tmp_path):
+    text = _problem(tmp_path, MINIMAL.encode().replace(b"domain: a", b"domain: \xff"))
+    assert "not UTF-8: byte 0xff at offset" in text and "(line 2)" in text
+
+
+def test_a_file_over_the_size_bound_is_refused_before_it_is_read(tmp_path):
+    text = _problem(tmp_path, MINIMAL.encode() + b"#" * (2 * 1024 * 1024))
+    assert "a subscription file is at most 1,048,576" in text
+
+
+@pytest.mark.parametrize(("kafka", "said"), [
+    ({"fetch.max.bytesx": 1}, 'kafka.fetch.max.bytesx: librdkafka refuses the consumer'),
+    ({"fetch.max.bytes": "abc"}, 'Invalid value for configuration property "fetch.max.bytes"'),
+    ({"message.max.bytes": 100_000_000}, "`fetch.max.bytes` must be >= `message.max.bytes`"),
+])
+def test_librdkafka_settings_run_would_refuse_are_config_problems(kafka, said):
+    from consumer.config.kafka import problems
+
+    found = problems({"bootstrap.servers": "x", "group.id": "g", **kafka})
+    assert len(found) == 1 and said in found[0].render("f.yaml")
