@@ -273,6 +273,7 @@ class ActivityConsumer:
             else:
                 self._dead_letters.send(pending, result)  # type: ignore[arg-type]  # a Failure
         self._dlq.poll()  # runs the dead letters' and park records' acknowledgement callbacks
+        self._dead_letters.retry_due()
         self.in_flight.advance()
 
     # --- backpressure, the breaker's hold and commits -------------------------------------------
@@ -356,7 +357,7 @@ class ActivityConsumer:
                                               self.metrics, self.counts, self.readiness,
                                               pause_topic=self._pauses.pause_topic)
         self._parking = ParkingLot(w.directory(), config.contacts, self._waiting_topic, self._dlq,
-                                   self.in_flight, self.metrics, self.counts)
+                                   self.in_flight, self.metrics, self.counts, self._dead_letters.send)
         self._holds = PartitionHolds(lambda: self._consumer, self._pauses, self.in_flight,
                                      self.metrics, self.readiness)
         w.ensure_topic(config.kafka, self._waiting_topic, config.contacts.waiting_topic_partitions)

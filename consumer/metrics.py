@@ -92,6 +92,11 @@ class Metrics:
                                        "timeouts, 502/503/504, every recent call failing): "
                                        "delivery waits and probes; 0 while it is reachable.",
                                        registry=r)
+        self.dead_letter_write_failures = Counter(
+            _P + "dead_letter_write_failures_total",
+            "Dead letters the broker did not take (down, refusing, too large even truncated), by "
+            "source topic: each is written again after a backoff; its partition waits.",
+            ["topic"], registry=r)
         self.partitions_held = Gauge(_P + "partitions_held",
                                      "Partitions waiting for a system their messages need, by "
                                      "what (schema_registry): put back and paused, read again "

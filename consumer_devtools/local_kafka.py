@@ -331,11 +331,14 @@ class LocalKafka:
         self.stop()
         self.start(timeout)
 
-    def create_topic(self, name: str, partitions: int = 1) -> None:
-        """Create `name` and return once metadata shows every partition with a leader."""
+    def create_topic(self, name: str, partitions: int = 1,
+                     config: dict[str, str] | None = None) -> None:
+        """Create `name` (with topic `config`, e.g. max.message.bytes) and return once metadata
+        shows every partition with a leader."""
         admin = self._admin()  # must outlive the future: destroying it fails the request
         try:
-            admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)
+            admin.create_topics([NewTopic(name, partitions, 1, config=config or {})])[
+                name].result(timeout=30)
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise

@@ -24,7 +24,7 @@ from consumer.config import ContactSettings
 from consumer.contacts.directory import ContactDirectory, DirectoryUnavailable
 from consumer.contacts.park_record import park_headers, unpark
 from consumer.contacts.waiting_room import WaitingRoom
-from consumer.dead_letters.producer import DeadLetterProducer
+from consumer.dead_letters.producer import TOO_LARGE, DeadLetterProducer
 from consumer.in_flight import InFlight, Pending
 from consumer.metrics import Metrics
 from consumer.outcomes import Counts, Failure, Waiting
@@ -56,6 +56,7 @@ class LearningDirectory:
 class ParkingLot:
     def __init__(self, directory: ContactDirectory, settings: ContactSettings, topic: str,
                  producer: DeadLetterProducer, in_flight: InFlight, metrics: Metrics, counts: Counts,
+                 dead_letter: Callable[[Pending, Failure], None],
                  clock: Callable[[], float] = time.time):
         self.lookup = LearningDirectory(directory)
         self.topic = topic  # the group's waiting topic
@@ -66,6 +67,8 @@ class ParkingLot:
         self._in_flight = in_flight
         self._metrics = metrics
         self._counts = counts
+        self._dead_letter = dead_letter  # for an event too large to wait in the waiting topic
+        self._rewrites: list[tuple[float, Pending, Waiting]] = []  # park records to write again
         self._clock = clock
         self._last_recheck = clock()
         self._unavailable = 0
@@ -102,8 +105,19 @@ class ParkingLot:
     def due(self) -> tuple[list[Pending], list[tuple[Pending, Failure]]]:
         """(released, expired): entries whose contact may be known now (transform them again),
         and those that waited ``contacts.wait_s`` (dead-letter them)."""
-        released: list[tuple[Pending, Waiting]] = []
         now = self._clock()
+        if self._rewrites:
+            self._rewrite(now)
+        released = self._released(now)
+        why = f"no event named that customer within contacts.wait_s ({self._settings.wait_s:g} s)"
+        expired = [(p, Failure("contact_unresolved", f"{waiting.describe()}: {why}"))
+                   for p, waiting in self.room.expired(now) if not p.part.forgotten]
+        return [p for p, _ in released if not p.part.forgotten], expired
+
+    def _released(self, now: float) -> list[tuple[Pending, Waiting]]:
+        """What the directory resolves now: released by the Links learned since the last round,
+        or found by the periodic recheck (another replica learned it through Redis)."""
+        released: list[tuple[Pending, Waiting]] = []
         learned, self.lookup.learned = self.lookup.learned, []
         try:
             self.lookup.directory.flush()
@@ -120,10 +134,18 @@ class ParkingLot:
             if self._unavailable == 1 or self._unavailable % 100 == 0:
                 log.warning("contact directory unavailable (%s); waiting events wait longer", e)
             self.lookup.learned = learned + self.lookup.learned  # released on the next round
-        why = f"no event named that customer within contacts.wait_s ({self._settings.wait_s:g} s)"
-        expired = [(p, Failure("contact_unresolved", f"{waiting.describe()}: {why}"))
-                   for p, waiting in self.room.expired(now) if not p.part.forgotten]
-        return [p for p, _ in released if not p.part.forgotten], expired
+        return released
+
+    def _rewrite(self, now: float) -> None:
+        waiting = []
+        for due, pending, why in self._rewrites:
+            if pending.part.forgotten or self._producer.closed:
+                self._in_flight.stop(pending)
+            elif due <= now:
+                self._write(pending, why)
+            else:
+                waiting.append((due, pending, why))
+        self._rewrites = waiting
 
     def drop_forgotten(self) -> None:
         """Revoke: the waiting entries of partitions we no longer own (their next owner re-reads)."""
@@ -148,9 +170,15 @@ class ParkingLot:
         self._in_flight.settle(pending)
 
     def _write_failed(self, pending: Pending, waiting: Waiting, error: str) -> None:
-        log.error("could not park %s in %s (%s); trying again", pending.message.where(),
-                  self.topic, error)
         if pending.part.forgotten or self._producer.closed:
             self._in_flight.stop(pending)
             return
-        self._write(pending, waiting)
+        if error.startswith(TOO_LARGE):  # it cannot wait there: say so rather than loop
+            self._in_flight.stop(pending)
+            self._dead_letter(pending, Failure("contact_unresolved", f"{waiting.describe()}, and "
+                                               f"the event is too large to wait in {self.topic} "
+                                               f"({error})"))
+            return
+        log.error("could not park %s in %s (%s); trying again in 1s", pending.message.where(),
+                  self.topic, error)
+        self._rewrites.append((self._clock() + 1.0, pending, waiting))
