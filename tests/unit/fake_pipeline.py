@@ -190,7 +190,7 @@ class FakeDeadLetters:
         self.closed = False
         self.on_close: Callable[[], None] | None = None
 
-    def send(self, msg: Any, failure: Any, on_written: Any, on_error: Any) -> None:
+    def send(self, msg: Any, failure: Any, on_written: Any, on_error: Any, shrink: int = 0) -> None:
         assert not self.closed, "send() after close()"
         self.sent.append((msg.offset, failure.reason))
         self._waiting.append(lambda: on_written(msg, failure))
