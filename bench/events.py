@@ -182,6 +182,19 @@ def _padded(ev: dict, size: int, rnd: random.Random) -> dict:
     return ev
 
 
+def blob_pool(size_bytes: int, count: int = 50, seed: int = 20261207) -> list[tuple[bytes, bytes]]:
+    """Like :func:`pool`, each event carrying ``size_bytes`` of an attachment the transform does
+    not read (a payment processor's raw response, a scanned receipt): big messages, small
+    activities. Random text, so compression does not shrink it on the wire."""
+    rnd = random.Random(seed)
+    out = []
+    for key, ev in timeline(count, 5000, seed, False):
+        ev["attachment"] = "".join(rnd.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=size_bytes))
+        body = orjson.dumps(ev)
+        out.append((key, body[len(_ID_HEAD) + 9:]))
+    return out
+
+
 def pool(size_bytes: int | None = None, filtered: bool = False, count: int = 500,
          seed: int = 20261202) -> list[tuple[bytes, bytes]]:
     """``count`` (key, body-after-the-event-id) pairs: real events, padded to ``size_bytes``."""

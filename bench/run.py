@@ -77,13 +77,16 @@ class Sizes:
     memory_stop_n: int = 20_000
     memory_stop_s: float = 45.0
     memory_delay_ms: float = 50.0
+    memory_big_n: int = 2_000  # the big-message backlog: this many events ...
+    memory_big_kb: int = 500  # ... of this size
     timeout_s: float = 240.0  # a consumer run that has not started by then is an error
 
 
 FULL = Sizes()
 QUICK = Sizes(filter_n=2_000, delivery_n=500, budget_cases=("fixed-1", "sliding-3-redis"),
               budget_s=4.0, latency_s=3.0, memory_backlog=2_000, memory_stop_n=300,
-              memory_stop_s=6.0, filter_cap_s=30.0, delivery_cap_s=30.0, timeout_s=60.0)
+              memory_stop_s=6.0, memory_big_n=200, filter_cap_s=30.0, delivery_cap_s=30.0,
+              timeout_s=60.0)
 
 
 def with_overrides(sizes: Sizes, overrides: list[str]) -> Sizes:
@@ -128,6 +131,8 @@ TARGETS: dict[str, list[Target]] = {
                Target("throttled_pct", "<=", 0.2, "429s ≤ 0.2%")],
     "latency": [Target("p99_ms", "<=", 250, "p99 ≤ 250 ms")],
     "memory": [Target("peak_rss_mb", "<=", 100, "peak RSS ≤ 100 MB")],
+    # the chart's default memory limit, with processing.max_pending_bytes at its default
+    "memory-big": [Target("peak_rss_mb", "<=", 512, "peak RSS ≤ 512 MiB")],
 }
 
 
@@ -293,10 +298,24 @@ def bench_delivery(env: Env, sizes: Sizes) -> list[dict[str, Any]]:
 
 
 def bench_memory(env: Env, sizes: Sizes) -> list[dict[str, Any]]:
-    topic = orders_topic(env, sizes)
-    stop_n, stop_s = sizes.memory_stop_n, sizes.memory_stop_s
-    progress(f"memory: a {sizes.memory_backlog:,}-event backlog into a sink answering after "
-             f"{sizes.memory_delay_ms:g} ms, until {stop_n:,} delivered or {stop_s:g} s")
+    from bench.events import blob_pool, bodies
+
+    small = _memory_row(env, sizes, orders_topic(env, sizes), sizes.memory_backlog,
+                        f"{sizes.memory_backlog // 1000}k backlog, slow sink", TARGETS["memory"])
+    n, kb = sizes.memory_big_n, sizes.memory_big_kb
+    big_topic = env.topic(f"orders-big-{n}x{kb}kb", n,
+                          lambda: bodies(n, blob_pool(kb * 1000, count=min(n, 50))))
+    big = _memory_row(env, sizes, big_topic, n, f"{n:,} x {kb} KB backlog, slow sink",
+                      TARGETS["memory-big"], size_kb=kb)
+    return [small, big]
+
+
+def _memory_row(env: Env, sizes: Sizes, topic: str, backlog: int, variant: str,
+                targets: list[Target], size_kb: int | None = None) -> dict[str, Any]:
+    stop_n, stop_s = min(sizes.memory_stop_n, backlog), sizes.memory_stop_s
+    progress(f"memory: a {backlog:,}-event backlog{f' of {size_kb} KB events' if size_kb else ''} "
+             f"into a sink answering after {sizes.memory_delay_ms:g} ms, until {stop_n:,} "
+             f"delivered or {stop_s:g} s")
     sink = Sink(env.workdir, delay_ms=sizes.memory_delay_ms)
     try:
         with env.consumer("memory", topic=topic, base_url=sink.base_url) as c:
@@ -314,11 +333,12 @@ def bench_memory(env: Env, sizes: Sizes) -> list[dict[str, Any]]:
         sink.close()
     figures = {"peak_rss_mb": round(hwm or 0, 1), "rss_mb": round(rss or 0, 1),
                "delivered": stats["count"], "seconds": round(at - c.started, 1),
-               "backlog_left": sizes.memory_backlog - stats["count"]}
-    return [record("memory", f"{sizes.memory_backlog // 1000}k backlog, slow sink",
-                   {"backlog": sizes.memory_backlog, "sink_delay_ms": sizes.memory_delay_ms,
-                    "stop_after": stop_n, "stop_after_s": stop_s, "max_in_flight": 16,
-                    "max_pending_messages": 1000}, figures, TARGETS["memory"])]
+               "backlog_left": backlog - stats["count"]}
+    return record("memory", variant,
+                  {"backlog": backlog, "size_kb": size_kb, "sink_delay_ms": sizes.memory_delay_ms,
+                   "stop_after": stop_n, "stop_after_s": stop_s, "max_in_flight": 16,
+                   "max_pending_messages": 1000, "max_pending_bytes": "64 MiB (default)"},
+                  figures, targets)
 
 
 # --- 3. budget ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import KafkaException, TopicPartition
 
 if TYPE_CHECKING:
+    from consumer.config import ProcessingSettings
     from consumer.in_flight import InFlight
     from consumer.metrics import Metrics
 
@@ -30,6 +31,10 @@ class CommitPolicy:
 
     interval_s: float
     every_messages: int
+
+    @classmethod
+    def of(cls, processing: ProcessingSettings) -> CommitPolicy:
+        return cls(processing.commit_interval_s, processing.commit_every_messages)
 
     def due(self, now: float, last_commit: float, settled_since: int) -> bool:
         if settled_since == 0:

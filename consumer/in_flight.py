@@ -40,7 +40,7 @@ class State(enum.Enum):
 class Pending:
     """One message taken from Kafka and not yet behind its partition's watermark."""
 
-    __slots__ = ("failure", "future", "message", "part", "since", "source", "state")
+    __slots__ = ("failure", "future", "message", "part", "since", "size", "source", "state")
 
     def __init__(self, message: Message, part: PartitionWork):
         self.message = message
@@ -50,6 +50,7 @@ class Pending:
         self.state = State.TAKEN
         self.future: concurrent.futures.Future[Result] | None = None  # while DELIVERING
         self.failure: Failure | None = None  # the dead letter being written (WRITING)
+        self.size = len(message.value or b"") + len(message.key or b"")  # bytes held for it
 
     def __repr__(self) -> str:
         return f"Pending({self.message.where()}, {self.state.value})"
@@ -81,13 +82,15 @@ class PartitionWork:
         self.committed: int | None = None  # what was last committed for this partition
         self.forgotten = False  # revoked or lost: late results for it are ignored
 
-    def advance(self) -> int:
-        """Pop the done entries at the head; returns how many."""
-        queue, popped = self.queue, 0
+    def advance(self) -> tuple[int, int]:
+        """Pop the done entries at the head; returns how many, and their bytes."""
+        queue, popped, size = self.queue, 0, 0
         while queue and queue[0].state is State.DONE:
-            self.watermark = queue.popleft().message.offset + 1
+            done = queue.popleft()
+            self.watermark = done.message.offset + 1
             popped += 1
-        return popped
+            size += done.size
+        return popped, size
 
     @property
     def next_unsettled(self) -> int | None:
@@ -110,8 +113,9 @@ class PartitionWork:
 
 
 class InFlight:
-    """Every partition this process owns, and two counts for backpressure: the entries held
-    (``pending``: memory) and those of them not done (``open``: work still to do)."""
+    """Every partition this process owns, and what backpressure measures: the entries held
+    (``pending``, and their ``bytes``: memory) and those of them not done (``open``: work still
+    to do); of those, the ones waiting for a contact (``waiting``, ``waiting_bytes``)."""
 
     def __init__(self) -> None:
         self.parts: dict[TP, PartitionWork] = {}
@@ -119,7 +123,9 @@ class InFlight:
         # of those, not done. pending - open are done and wait behind an earlier entry of their
         # partition (one slow request at a queue's head holds everything taken after it there)
         self.open = 0
+        self.bytes = 0  # keys and values of the entries held: what processing.max_pending_bytes bounds
         self.waiting = 0  # of the open ones, WAITING for a contact (not work this process can do)
+        self.waiting_bytes = 0
         self.settled_since_commit = 0
         self._moved: set[PartitionWork] = set()  # partitions with newly done entries
 
@@ -136,9 +142,12 @@ class InFlight:
         part.forgotten = True
         self._moved.discard(part)
         self.pending -= len(part.queue)
+        self.bytes -= sum(p.size for p in part.queue)
         unfinished = [p for p in part.queue if p.state is not State.DONE]
         self.open -= len(unfinished)
-        self.waiting -= sum(1 for p in unfinished if p.state is State.WAITING)
+        waiting = [p for p in unfinished if p.state is State.WAITING]
+        self.waiting -= len(waiting)
+        self.waiting_bytes -= sum(p.size for p in waiting)
         return unfinished
 
     # --- an entry's life -------------------------------------------------------------------------
@@ -151,6 +160,7 @@ class InFlight:
         part.queue.append(pending)
         self.pending += 1
         self.open += 1
+        self.bytes += pending.size
         return pending
 
     def settle_at_head(self, tp: TP, offset: int) -> bool:
@@ -178,6 +188,7 @@ class InFlight:
     def waiting_for_contact(self, pending: Pending, since: float) -> None:
         if pending.state is not State.WAITING and not pending.part.forgotten:
             self.waiting += 1
+            self.waiting_bytes += pending.size
         pending.state, pending.since = State.WAITING, since
 
     def stop(self, pending: Pending) -> None:
@@ -195,6 +206,7 @@ class InFlight:
         if not pending.part.forgotten:
             self.pending -= 1
             self.open -= 1
+            self.bytes -= pending.size
         return True
 
     def settle(self, pending: Pending) -> None:
@@ -214,12 +226,14 @@ class InFlight:
     def _leave_waiting(self, pending: Pending) -> None:
         if pending.state is State.WAITING and not pending.part.forgotten:
             self.waiting -= 1
+            self.waiting_bytes -= pending.size
 
     def advance(self) -> None:
         """Move the watermarks of the partitions that had entries settled."""
         for part in self._moved:
-            popped = part.advance()
+            popped, size = part.advance()
             self.pending -= popped
+            self.bytes -= size
             self.settled_since_commit += popped
         self._moved.clear()
 

@@ -82,15 +82,13 @@ class ActivityConsumer:
         self.counts = Counts()
         self.in_flight = InFlight()
         self.readiness = Readiness()
-        self.policy = CommitPolicy(config.processing.commit_interval_s,
-                                   config.processing.commit_every_messages)
+        self.policy = CommitPolicy.of(config.processing)
         self._wiring = wiring
         self._completed: queue.SimpleQueue[Pending] = queue.SimpleQueue()  # futures that resolved
         self._stop = threading.Event()
         self._pauses = Pauses(lambda: self._consumer)  # why each partition is paused
-        self._backpressure = Backpressure(config.processing.max_pending_messages,  # held: 4x that
-                                          pause_after_s=pause_after_s, on_pause=self._pauses.set_all,
-                                          on_full=lambda full: metrics.paused.set(int(full)))
+        self._backpressure = Backpressure.of(config.processing, pause_after_s, self._pauses.set_all,
+                                             on_full=lambda full: metrics.paused.set(int(full)))
         self._progress_interval = progress_interval_s
         self._waiting_topic = config.contacts.waiting_topic_for(config.group)
         self._jobs: list[tuple[Pending, Job]] = []  # made this round, handed over in one batch
@@ -280,11 +278,11 @@ class ActivityConsumer:
 
     def _room(self) -> int:
         """How many messages the loop may take now (consumer.backpressure, which pauses and
-        resumes the partitions). Entries waiting for a contact count for neither measure: they
-        are not work this process can do now."""
-        waiting = self.in_flight.waiting
-        return self._backpressure.admit(self.in_flight.open - waiting,
-                                        self.in_flight.pending - waiting, time.monotonic())
+        resumes the partitions). Entries waiting for a contact count for no measure: they are
+        not work this process can do now (contacts.max_waiting and their bytes bound them)."""
+        f = self.in_flight
+        return self._backpressure.admit(f.open - f.waiting, f.pending - f.waiting, time.monotonic(),
+                                        f.bytes - f.waiting_bytes)
 
     # --- rebalances ------------------------------------------------------------------------------
 
@@ -357,11 +355,13 @@ class ActivityConsumer:
                                               self.metrics, self.counts, self.readiness,
                                               pause_topic=self._pauses.pause_topic)
         self._parking = ParkingLot(w.directory(), config.contacts, self._waiting_topic, self._dlq,
-                                   self.in_flight, self.metrics, self.counts, self._dead_letters.send)
+                                   self.in_flight, self.metrics, self.counts, self._dead_letters.send,
+                                   config.processing.max_pending_bytes // 2)
         self._holds = PartitionHolds(lambda: self._consumer, self._pauses, self.in_flight,
                                      self.metrics, self.readiness)
         w.ensure_topic(config.kafka, self._waiting_topic, config.contacts.waiting_topic_partitions)
-        self._consumer = w.kafka_consumer(kafka_settings.consumer_settings(config.kafka))
+        self._consumer = w.kafka_consumer(kafka_settings.consumer_settings(
+            config.kafka, config.processing.max_pending_bytes))
         self._consumer.subscribe([*self.router.topics, self._waiting_topic],
                                  on_assign=self._on_assign, on_revoke=self._on_revoke,
                                  on_lost=self._on_lost)

@@ -17,24 +17,19 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from consumer.config import Config, ConfigError, Problem, Subscription
-from consumer.decoding import (
-    Decoded,
-    Decoder,
-    DecodeResult,
-    RegistryUnavailable,
-    SchemaRegistry,
-    make_decoder,
-)
+from consumer.decoding.result import Decoded, DecodeResult, RegistryUnavailable
 from consumer.message import Message
 from consumer.outcomes import Failure, Outcome, Unavailable
 from consumer.transform_runner import ContactLookup, decode, run_transform
 from transforms import EventMeta, Filtered, Transform, resolve
 from transforms.envelopes import envelope_for, enveloped
-from transforms.mapping import Mapping, MappingError
 from transforms.probe import Probe, probe_of
+
+if TYPE_CHECKING:  # the registry's client and serdes are imported only when a route needs them
+    from consumer.decoding import Decoder, SchemaRegistry
 
 __all__ = ["DEAD_LETTER_TOPIC", "LEARN_ONLY", "TOMBSTONE", "Outcome", "Route", "Router"]
 
@@ -79,7 +74,10 @@ class Router:
     def from_config(cls, config: Config, path: str = "<config>") -> Router:
         """Resolve every transform, compile every mapping and pattern, build every decoder;
         all problems in one ConfigError (check-config shows them)."""
-        registry = SchemaRegistry(config.schema_registry) if config.schema_registry else None
+        registry = None
+        if config.schema_registry is not None:  # the registry's client and serdes: only then
+            from consumer.decoding import SchemaRegistry
+            registry = SchemaRegistry(config.schema_registry)
         routes, problems = [], []
         for i, sub in enumerate(config.subscriptions):
             made = _route(sub, f"subscriptions[{i}]", path, registry)
@@ -170,11 +168,15 @@ def _route(sub: Subscription, key: str, path: str, registry: SchemaRegistry | No
     wrapped = sub.envelope != "none" or sub.mapping is not None
     transform = enveloped(envelope_for(sub.envelope, snapshot=sub.snapshot), inner) if wrapped \
         else inner
+    decode = decode_key = None
     try:
-        decode = None if sub.format == "json" else make_decoder(
-            sub.format, registry, connect_envelope=sub.format == "avro" and sub.envelope == "debezium")
-        decode_key = None if sub.key_format == "raw" else make_decoder(
-            sub.key_format, registry, field="key")
+        if sub.format != "json":
+            from consumer.decoding import make_decoder
+            decode = make_decoder(sub.format, registry, connect_envelope=sub.format == "avro"
+                                  and sub.envelope == "debezium")
+        if sub.key_format != "raw":
+            from consumer.decoding import make_decoder
+            decode_key = make_decoder(sub.key_format, registry, field="key")
     except ValueError as e:
         return Problem(key=f"{key}.format", message=str(e),
                        fix="add a schema_registry section, or use format: json")
@@ -191,6 +193,8 @@ def _inner(sub: Subscription, key: str, path: str) -> Transform | Problem:
                            fix="use a built-in name or package.module:function importable from "
                                "this environment")
     assert sub.mapping is not None  # the subscription's validator: one of the two
+    from transforms.mapping import Mapping, MappingError  # jsonata: only for mappings
+
     try:
         if sub.mapping_file is not None:
             mapping = Mapping.load(sub.mapping_file, relative_to=path)

@@ -18,6 +18,10 @@ class ProcessingSettings(_Section):
     # Messages taken from Kafka and not yet settled. Above it partitions are paused
     # (backpressure) so memory stays bounded whatever Freshdesk does.
     max_pending_messages: int = Field(1000, ge=1)
+    # ... and the bytes of their keys and values (a backlog of 500 KB events must not outgrow the
+    # pod). librdkafka's read-ahead is sized from it too (consumer/config/kafka.py): a quarter.
+    # The chart sets it from resources.limits.memory. Waiting rooms get up to half of it.
+    max_pending_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)
     commit_interval_s: float = Field(1.0, gt=0)  # commit at most this often ...
     commit_every_messages: int = Field(1000, ge=1)  # ... or after this many settled messages
     drain_timeout_s: float = Field(20.0, gt=0)  # SIGTERM / revoke: time to finish in-flight work

@@ -56,7 +56,7 @@ class LearningDirectory:
 class ParkingLot:
     def __init__(self, directory: ContactDirectory, settings: ContactSettings, topic: str,
                  producer: DeadLetterProducer, in_flight: InFlight, metrics: Metrics, counts: Counts,
-                 dead_letter: Callable[[Pending, Failure], None],
+                 dead_letter: Callable[[Pending, Failure], None], max_bytes: int | None = None,
                  clock: Callable[[], float] = time.time):
         self.lookup = LearningDirectory(directory)
         self.topic = topic  # the group's waiting topic
@@ -68,6 +68,7 @@ class ParkingLot:
         self._metrics = metrics
         self._counts = counts
         self._dead_letter = dead_letter  # for an event too large to wait in the waiting topic
+        self._max_bytes = max_bytes  # the waiting room's bytes (half processing.max_pending_bytes)
         self._rewrites: list[tuple[float, Pending, Waiting]] = []  # park records to write again
         self._clock = clock
         self._last_recheck = clock()
@@ -87,10 +88,14 @@ class ParkingLot:
         wait_s = self._settings.wait_s
         if self._clock() - pending.since >= wait_s:
             return Failure("contact_unresolved", waiting.describe())
-        if not self.room.park((pending, waiting), waiting.refs, pending.since, watch=waiting.refs):
+        over = self._max_bytes is not None and \
+            self._in_flight.waiting_bytes + pending.size > self._max_bytes
+        if over or not self.room.park((pending, waiting), waiting.refs, pending.since,
+                                      watch=waiting.refs):
+            bound = (f"{self._max_bytes:,} bytes: half processing.max_pending_bytes" if over else
+                     f"contacts.max_waiting {self._settings.max_waiting}")
             return Failure("contact_unresolved",
-                           f"{waiting.describe()}, and the waiting room is full "
-                           f"(contacts.max_waiting {self._settings.max_waiting})")
+                           f"{waiting.describe()}, and the waiting room is full ({bound})")
         self._in_flight.waiting_for_contact(pending, pending.since)
         return None
 

@@ -16,7 +16,7 @@ import sys
 from consumer import cli
 args = cli.build_parser().parse_args(["run", "-c", sys.argv[1]])
 cli._load(args.config)
-import consumer.loop, consumer.app
+import consumer.app
 print(" ".join(sorted(sys.modules)))
 """
 
@@ -46,3 +46,5 @@ def test_run_imports_no_tooling_module(tmp_path: Path) -> None:
     assert "consumer.loop" in loaded  # the probe really ran the imports
     assert not [m for m in loaded if m.startswith("consumer_devtools")]
     assert "httpx" not in loaded  # tooling's HTTP client, never the service's
+    # JSON topics with built-in transforms: no registry serdes, no JSONata (~300 modules)
+    assert not {"fastavro", "jsonata", "authlib", "google.protobuf"} & set(loaded)

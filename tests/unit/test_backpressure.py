@@ -27,3 +27,11 @@ def test_a_loop_full_for_pause_after_s_is_overdue_for_a_pause():
     assert bp.overdue(now=6.0)
     bp.room(0, 0, now=6.1)
     assert not bp.overdue(now=10.0), "taking again"
+
+
+def test_bytes_held_bound_it_too_until_they_are_back_under_half():
+    bp = Backpressure(100, max_bytes=1000)
+    assert bp.room(1, 1, now=0, held_bytes=999) == 99, "under the byte bound: by count"
+    assert bp.room(1, 1, now=0, held_bytes=1000) == 0, "at the byte bound: full"
+    assert bp.room(0, 0, now=0.1, held_bytes=501) == 0, "not yet back under half"
+    assert bp.room(0, 0, now=0.2, held_bytes=500) == 100

@@ -123,3 +123,22 @@ def test_open_counts_entries_not_done_apart_from_those_held_behind_the_watermark
     book.settle(p0[0])
     book.advance()
     assert (book.open, book.pending) == (0, 0)
+
+
+def test_bytes_held_follow_every_way_an_entry_leaves():
+    book = InFlight()
+    big = Message("orders", 0, 0, b"k", b"x" * 1000, (), None)
+    first, second = book.take(big), book.take(Message("orders", 0, 1, None, b"y" * 10, (), None))
+    assert book.bytes == 1001 + 10
+    book.waiting_for_contact(second, 0.0)
+    assert (book.waiting, book.waiting_bytes) == (1, 10)
+    book.settle(second)
+    assert (book.waiting, book.waiting_bytes, book.bytes) == (0, 0, 1011), "held behind 0"
+    book.settle(first)
+    book.advance()
+    assert book.bytes == 0
+    third = book.take(Message("orders", 0, 2, None, b"z" * 50, (), None))
+    assert book.put_back(third) and book.bytes == 0
+    book.take(Message("orders", 1, 0, None, b"w" * 7, (), None))
+    book.forget(("orders", 1))
+    assert book.bytes == 0 and book.pending == 0
