@@ -1,4 +1,5 @@
-"""Shared fixtures: the real Kafka broker, the Freshdesk sandbox, and running consumers.
+"""Shared fixtures: the real Kafka broker, the Freshdesk sandbox, and running consumers; and for
+the network: a test CA, switchable TCP fronts, a real squid proxy, misbehaving HTTP servers.
 
 In CI a skipped test fails the run: a skip there would hide a missing component.
 """
@@ -15,6 +16,10 @@ pytest_plugins = [
     "tests.fixtures.consumer",
     "tests.fixtures.redis",
     "tests.fixtures.prometheus",
+    "tests.fixtures.tls",
+    "tests.fixtures.front",
+    "tests.fixtures.proxy",
+    "tests.fixtures.hostile",
 ]
 
 
