@@ -18,7 +18,7 @@ import pytest
 from yarl import URL
 
 from consumer_devtools.sandbox import SandboxServer
-from tests.fixtures.front import FrontFactory
+from tests.fixtures.front import FrontFactory, Mode
 from tests.fixtures.hostile import HostileFactory
 from tests.fixtures.proxy import AccessEntry, Squid
 from tests.fixtures.tls import CertAuthority
@@ -38,9 +38,9 @@ def activity(name: str) -> dict[str, Any]:
             "contact": {"email": "rachel@example.com"}}
 
 
-async def post(url: str, name: str, **kwargs: Any) -> int:
+async def post(url: str, name: str, timeout: aiohttp.ClientTimeout | None = None, **kwargs: Any) -> int:
     """POST one activity with aiohttp (fresh session, no env); the answer's status."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session, \
+    async with aiohttp.ClientSession(timeout=timeout or aiohttp.ClientTimeout(total=10)) as session, \
             session.post(url + API, json=activity(name), headers=AUTH, **kwargs) as answer:
         await answer.read()
         return answer.status
@@ -133,6 +133,30 @@ def test_tls_untrusted_fails_the_handshake_until_forward_again(
     front.set_mode("forward")
     assert asyncio.run(post(front.url, "trusted again", ssl=test_ca.client_context())) == 200
     assert names(sandbox) == ["trusted again"]
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["https", "http"])
+def test_what_aiohttp_raises_in_each_mode(sandbox: SandboxServer, front_factory: FrontFactory,
+                                          test_ca: CertAuthority, tls: bool) -> None:
+    """For the delivery client's classification: each outage as aiohttp reports it."""
+    front = front_factory(sandbox.base_url, tls=tls)
+    timeout = aiohttp.ClientTimeout(total=5, connect=0.3, sock_read=0.3)
+    context = test_ca.client_context() if tls else None
+    expected: dict[Mode, type[Exception]] = {
+        "refuse": aiohttp.ClientConnectorError,
+        "reset": aiohttp.ClientOSError,  # ClientConnectorError when the RST beats the connect
+        # TLS: the handshake never ends (connect timeout); plain: no answer (read timeout).
+        "blackhole": aiohttp.ConnectionTimeoutError if tls else aiohttp.SocketTimeoutError,
+    }
+    if tls:
+        expected["tls_untrusted"] = aiohttp.ClientConnectorCertificateError
+    for mode, error in expected.items():
+        front.set_mode(mode)
+        with pytest.raises(error):
+            asyncio.run(post(front.url, mode, ssl=context, timeout=timeout))
+    front.set_mode("forward")
+    assert asyncio.run(post(front.url, "back", ssl=context)) == 200
+    assert names(sandbox) == ["back"]
 
 
 # --- squid ---------------------------------------------------------------------------------------
@@ -285,7 +309,12 @@ def test_a_hostile_server_behind_a_tls_front(hostile_server: HostileFactory,
         async with aiohttp.ClientSession() as session, \
                 session.get(front.url + API, ssl=test_ca.client_context(),
                             server_hostname="freshdesk.test") as answer:
-            return answer.content_length, len(await answer.content.read(1 << 20))
+            got = len(await answer.content.read(1 << 20))
+            # Drop it: a polite TLS close waits for a close_notify that the 2 GB stream delays,
+            # and asyncio.run would close the loop first, leaking the socket.
+            assert answer.connection is not None
+            answer.connection.transport.abort()  # type: ignore[union-attr]
+            return answer.content_length, got
 
     length, got = asyncio.run(by_address())
     assert length == 2_000_000_000 and got > 0
