@@ -2,11 +2,12 @@
 # What the tests need from Debian, installed once (idempotent): redis-server (the shared ledger,
 # directory and budget), prometheus (promtool and a real scrape), podman with runc (the default
 # crun fails on this machine's hybrid cgroups), uidmap and mmdebstrap (a base image without a
-# registry), chromium (the sandbox's timeline page, rendered headless). The tests start their own
-# instances on random ports, never the services.
+# registry), chromium (the sandbox's timeline page, rendered headless), squid (a real forward
+# proxy: CONNECT, proxy auth with basic_ncsa_auth) and openssl (hashes that proxy's password).
+# The tests start their own instances on random ports, never the services.
 set -euo pipefail
 need=()
-for pkg in redis-server prometheus podman runc uidmap mmdebstrap chromium; do
+for pkg in redis-server prometheus podman runc uidmap mmdebstrap chromium squid openssl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -17,4 +18,4 @@ if ((${#need[@]})); then
 fi
 echo "== ci: $(redis-server --version | cut -d' ' -f1-3), $(prometheus --version 2>&1 | head -1)" >&2
 echo "== ci: $(podman --version), runc $(runc --version | head -1 | awk '{print $3}'), mmdebstrap $(mmdebstrap --version | awk '{print $2}')" >&2
-echo "== ci: $(chromium --version 2>/dev/null | head -1)" >&2
+echo "== ci: $(chromium --version 2>/dev/null | head -1), $(squid -v | head -1)" >&2

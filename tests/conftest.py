@@ -1,4 +1,5 @@
-"""Shared fixtures: the real Kafka broker, the Freshdesk sandbox, and running consumers.
+"""Shared fixtures: the real Kafka broker, the Freshdesk sandbox, and running consumers; and for
+the network: a test CA, switchable TCP fronts, a real squid proxy, misbehaving HTTP servers.
 
 In CI a skipped test fails the run: a skip there would hide a missing component.
 """
@@ -16,6 +17,10 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.prometheus",
     "tests.fixtures.schema_registry",
+    "tests.fixtures.tls",
+    "tests.fixtures.front",
+    "tests.fixtures.proxy",
+    "tests.fixtures.hostile",
 ]
 
 
