@@ -58,7 +58,9 @@ class FreshdeskClient:
         # ledger.lease_s > freshdesk.timeout_s relies on: no request outlives its claim's lease).
         self._timeout = aiohttp.ClientTimeout(total=settings.timeout_s,
                                               sock_connect=min(settings.timeout_s, 5.0))
-        self._authorization = aiohttp.encode_basic_auth(settings.api_key.get_secret_value(), "X")
+        self._headers = {
+            "Authorization": aiohttp.encode_basic_auth(settings.api_key.get_secret_value(), "X"),
+            "Content-Type": "application/json", "User-Agent": "freshdesk-activity-consumer"}
         self._proxy, self._proxy_headers = _proxy(settings, self._url)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
@@ -86,8 +88,8 @@ class FreshdeskClient:
             ssl=_ssl_context() if self._url.scheme == "https" else True)
         self._session = aiohttp.ClientSession(
             connector=connector,
-            headers={"Authorization": self._authorization, "Content-Type": "application/json",
-                     "User-Agent": "freshdesk-activity-consumer"},
+            # No default headers: aiohttp merges a session's into the proxy's CONNECT request,
+            # and would send the API key to the proxy as its Proxy-Authorization. Per request.
             timeout=self._timeout,
             cookie_jar=aiohttp.DummyCookieJar(),  # Freshdesk's cookies are of no use to us
             # The environment's proxy was read once (_proxy); trust_env would also let .netrc
@@ -99,9 +101,9 @@ class FreshdeskClient:
     async def post(self, body: bytes) -> Reply:
         session = self._session if self._session is not None else self._open()
         try:
-            async with session.post(self._url, data=body, allow_redirects=False,
-                                    proxy=self._proxy, proxy_headers=self._proxy_headers
-                                    ) as response:
+            async with session.post(self._url, data=body, headers=self._headers,
+                                    allow_redirects=False, proxy=self._proxy,
+                                    proxy_headers=self._proxy_headers) as response:
                 raw = await self._read(response)
                 if raw is None:
                     response.close()  # drop the connection: the rest of the answer stays unread

@@ -395,3 +395,28 @@ def test_freshdesk_proxy_wins_over_the_environment_and_its_password_is_never_sho
     assert client.proxy == "http://egress.corp:8080"
     assert "pa55-word" not in repr(client) + repr(settings) + str(settings)
     assert settings.proxy_password == "pa55-word"
+
+
+def test_the_api_key_never_reaches_the_proxy_only_the_proxys_own_credentials_do():
+    """aiohttp merges a session's default headers into the CONNECT it sends a proxy (and turns
+    an Authorization into Proxy-Authorization): the key must travel only inside the tunnel."""
+    seen: list[bytes] = []
+
+    async def main() -> None:
+        async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.close()
+
+        server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = FreshdeskClient(FreshdeskSettings(
+            base_url="https://freshdesk.test:1234", api_key=KEY, timeout_s=5,
+            proxy=f"http://svc:pa55@127.0.0.1:{port}"))
+        await post_and_close(client)
+        server.close()
+        await server.wait_closed()
+    asyncio.run(main())
+    connect = seen[0].decode()
+    assert connect.startswith("CONNECT freshdesk.test:1234 HTTP/1.1")
+    assert base64.b64encode(f"{KEY}:X".encode()).decode() not in connect and KEY not in connect
+    assert "Proxy-Authorization: Basic " + base64.b64encode(b"svc:pa55").decode() in connect
