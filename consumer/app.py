@@ -84,7 +84,8 @@ def delivery_station(config: Config, metrics: Metrics, readiness: Readiness) -> 
 
     async def make() -> Deliverer:
         client = FreshdeskClient(config.freshdesk)
-        budget = make_budget(config.freshdesk, config.ledger, metrics)
+        budget = make_budget(config.freshdesk, config.ledger, metrics,
+                             on_store=lambda why: readiness.set("budget_store", why))
         return Deliverer(client, config.freshdesk, budget=budget, ledger=make_ledger(config.ledger),
                          metrics=metrics, on_account=account)
     return DeliveryStation(make)

@@ -7,6 +7,7 @@ Pure arithmetic on what the Kafka client already knows, so the poll thread can r
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,6 +17,9 @@ from confluent_kafka import KafkaException, TopicPartition
 if TYPE_CHECKING:
     from consumer.in_flight import PartitionWork
     from consumer.metrics import Metrics
+
+if TYPE_CHECKING:
+    from consumer.kafka_health import KafkaHealth
 
 __all__ = ["OFFSET_INVALID", "forget_lag_gauges", "partition_lag", "update_lag_gauges"]
 
@@ -79,15 +83,19 @@ def _watermarks(consumer: Any, tp: TP, timeout: float | None) -> tuple[int, int]
 
 
 def update_lag_gauges(metrics: Metrics, consumer: _Watermarks,
-                      parts: Mapping[TP, PartitionWork]) -> None:
-    """Lag in messages (end of partition - first unsettled) and seconds (oldest pending's age)."""
+                      parts: Mapping[TP, PartitionWork], health: KafkaHealth | None = None) -> None:
+    """Lag in messages (end of partition - first unsettled) and seconds (oldest pending's age).
+    Unknown is NaN, never 0 nor a stale value: before a partition's first fetch, and while the
+    consumer cannot fetch (consumer.kafka_health: which this also checks, every round)."""
     now = time.time()
-    lags = partition_lag(consumer, list(parts),
-                         {tp: part.next_unsettled for tp, part in parts.items()})
+    if health is not None:
+        health.check()
+    blind = health is not None and health.unhealthy
+    lags = {} if blind else partition_lag(consumer, list(parts),
+                                          {tp: part.next_unsettled for tp, part in parts.items()})
     for tp, part in parts.items():
         labels = (tp[0], str(tp[1]))
-        if tp in lags:  # unknown until the partition's first fetch: keep the last value
-            metrics.lag_messages.labels(*labels).set(lags[tp])
+        metrics.lag_messages.labels(*labels).set(lags.get(tp, math.nan))
         oldest = part.oldest_timestamp
         metrics.time_lag_seconds.labels(*labels).set(max(0.0, now - oldest) if oldest else 0.0)
 

@@ -13,11 +13,10 @@ Threads and who owns what:
 Invariants kept here:
 - an offset is committed only once its message was delivered, dead-lettered (the dead letter
   acknowledged by the broker), parked (the park record acknowledged) or filtered;
-- at most ``max_pending_messages`` are open (taken, not yet done), and at most four times
-  that are held (open, or done behind an open one of their partition): past either
-  nothing more is taken until both are back under the low-water mark (consumer.backpressure);
-  full for ``pause_after_s``, every partition is paused (polling goes on, so the group
-  membership stays alive);
+- at most ``max_pending_messages`` are open (taken, not yet done), four times that held (open,
+  or done behind an open one), and ``max_pending_bytes`` of them: past any, nothing more is
+  taken until all are back under half (consumer.backpressure); full for ``pause_after_s``, the
+  partitions pause (polling goes on: the group membership stays alive);
 - revoke and shutdown stop submitting, abandon the jobs past each partition's cut (nothing of
   theirs was sent), wait (within ``drain_timeout_s``) for the ones before it, so that the
   watermark reaches every message already on a timeline, dead-letter what failed, commit, and
@@ -30,7 +29,6 @@ consumer.app and handed over as a Wiring; the unit tests hand over fakes.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import logging
 import queue
 import threading
@@ -49,6 +47,7 @@ from consumer.holds import PartitionHolds
 from consumer.in_flight import InFlight, Pending
 from consumer.job import ABANDONED, Job
 from consumer.kafka_close import close_within
+from consumer.kafka_health import KafkaHealth
 from consumer.lag import forget_lag_gauges, update_lag_gauges
 from consumer.message import Message, is_kafka_error
 from consumer.metrics import METRICS, Metrics, PerTopic, TopicMetrics
@@ -117,7 +116,8 @@ class ActivityConsumer:
                 self.metrics.last_poll.set(time.time())
                 if now - last_gauges >= _GAUGE_INTERVAL_S:
                     self.metrics.pending.set(self.in_flight.pending)
-                    update_lag_gauges(self.metrics, self._consumer, self.in_flight.parts)
+                    update_lag_gauges(self.metrics, self._consumer, self.in_flight.parts,
+                                      self._kafka_health)
                     last_gauges = now
                 if self.policy.due(now, last_commit, self.in_flight.settled_since_commit):
                     commit(self._consumer, self.in_flight, self.metrics)
@@ -143,6 +143,14 @@ class ActivityConsumer:
         if self._backpressure.paused:
             return self._consumer.consume(1, _BUSY_WAIT_S), 0.0  # callbacks; nothing comes
         return [], _BUSY_WAIT_S
+
+    def _room(self) -> int:
+        """How many messages the loop may take now (consumer.backpressure, which pauses and
+        resumes the partitions). Entries waiting for a contact count for no measure: they are
+        not work this process can do now (contacts.max_waiting and their bytes bound them)."""
+        f = self.in_flight
+        return self._backpressure.admit(f.open - f.waiting, f.pending - f.waiting, time.monotonic(),
+                                        f.bytes - f.waiting_bytes)
 
     def _take(self, batch: list[Any]) -> None:
         """Triage each message once; what needs delivery is handed over after the batch, in one go.
@@ -180,6 +188,8 @@ class ActivityConsumer:
                 self._transform(pending, route)
                 per_topic.transform_seconds.observe(time.perf_counter() - started)
         finally:
+            if taken:
+                self._kafka_health.healthy()
             self.counts.consumed += taken
             self.counts.filtered += fast
             self._per_topic.flush()
@@ -274,16 +284,6 @@ class ActivityConsumer:
         self._dead_letters.retry_due()
         self.in_flight.advance()
 
-    # --- backpressure, the breaker's hold and commits -------------------------------------------
-
-    def _room(self) -> int:
-        """How many messages the loop may take now (consumer.backpressure, which pauses and
-        resumes the partitions). Entries waiting for a contact count for no measure: they are
-        not work this process can do now (contacts.max_waiting and their bytes bound them)."""
-        f = self.in_flight
-        return self._backpressure.admit(f.open - f.waiting, f.pending - f.waiting, time.monotonic(),
-                                        f.bytes - f.waiting_bytes)
-
     # --- rebalances ------------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -292,6 +292,7 @@ class ActivityConsumer:
         for tp in partitions:
             self.in_flight.assign((tp.topic, tp.partition))
         consumer.incremental_assign(partitions)
+        self._kafka_health.healthy()
         self._pauses.assigned([(tp.topic, tp.partition) for tp in partitions])
         self.metrics.rebalances.labels("assigned").inc()
         self.metrics.assigned_partitions.set(len(self.in_flight.parts))
@@ -360,14 +361,19 @@ class ActivityConsumer:
         self._holds = PartitionHolds(lambda: self._consumer, self._pauses, self.in_flight,
                                      self.metrics, self.readiness)
         w.ensure_topic(config.kafka, self._waiting_topic, config.contacts.waiting_topic_partitions)
-        self._consumer = w.kafka_consumer(kafka_settings.consumer_settings(
-            config.kafka, config.processing.max_pending_bytes))
+        self._kafka_health = KafkaHealth(self.readiness, self.metrics)
+        self._consumer = w.kafka_consumer(self._kafka_health.wired(kafka_settings.consumer_settings(
+            config.kafka, config.processing.max_pending_bytes)))
         self._consumer.subscribe([*self.router.topics, self._waiting_topic],
                                  on_assign=self._on_assign, on_revoke=self._on_revoke,
                                  on_lost=self._on_lost)
         self.readiness.set("starting", None)
         log.info("consuming", extra={"topics": ",".join(self.router.topics), "group": config.group,
                                      "freshdesk": getattr(self._station, "url", "?")})
+
+    def _log_progress(self) -> None:
+        self.counts.log(log, pending=self.in_flight.pending, paused=self._backpressure.paused,
+                        halted=self.readiness.reason("delivery") is not None)
 
     def _shutdown(self) -> None:
         log.info("shutting down: draining in-flight work",
@@ -389,12 +395,6 @@ class ActivityConsumer:
                 self._health.stop()
         self._log_progress()
         log.info("stopped", extra={"abandoned": abandoned})
-
-    def _log_progress(self) -> None:
-        log.info("progress", extra={**dataclasses.asdict(self.counts), "pending": self.in_flight.pending,
-                                    "paused": self._backpressure.paused,
-                                    "halted": self.readiness.reason("delivery") is not None})
-
 
 def _names(partitions: list[TopicPartition]) -> str:
     return ",".join(f"{tp.topic}/{tp.partition}" for tp in partitions)

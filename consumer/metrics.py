@@ -92,6 +92,11 @@ class Metrics:
                                        "timeouts, 502/503/504, every recent call failing): "
                                        "delivery waits and probes; 0 while it is reachable.",
                                        registry=r)
+        self.kafka_unhealthy = Gauge(_P + "kafka_unhealthy",
+                                     "1 while the consumer cannot fetch, by cause (brokers_down, "
+                                     "authentication, authorization, coordinator): shown after "
+                                     "15 s without a message, an assignment or a watermark read.",
+                                     ["cause"], registry=r)
         self.dead_letter_write_failures = Counter(
             _P + "dead_letter_write_failures_total",
             "Dead letters the broker did not take (down, refusing, too large even truncated), by "

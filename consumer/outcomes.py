@@ -11,9 +11,10 @@ dead letters share.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from transforms import Filtered
 
@@ -117,3 +118,7 @@ class Counts:
     dead_lettered: int = 0
     filtered: int = 0
     parked: int = 0  # waiting for the contact directory (consumer.contacts)
+
+    def log(self, logger: Any, **now: object) -> None:
+        """The progress line: these counts and what the loop says of its state now."""
+        logger.info("progress", extra={**dataclasses.asdict(self), **now})

@@ -169,6 +169,9 @@ def _cluster_id() -> str:
             return cid
 
 
+SASL_USERS = {"fdac": "fdac-secret-0123"}  # the SASL_PLAINTEXT listener's PLAIN users
+
+
 class LocalKafka:
     """One broker+controller process on 127.0.0.1 with its data under ``workdir``.
 
@@ -185,6 +188,9 @@ class LocalKafka:
         self.port = port or _free_port()
         self.controller_port = _free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
+        # A second listener with SASL/PLAIN, for tests of credentials (SASL_USERS may log in).
+        self.sasl_port = _free_port()
+        self.sasl_bootstrap = f"127.0.0.1:{self.sasl_port}"
         self.log_path = Path(log_path) if log_path else self.workdir / "broker.log"
         self.startup_seconds: float | None = None  # of the last start(), for reports
         self._proc: subprocess.Popen[bytes] | None = None
@@ -233,9 +239,16 @@ class LocalKafka:
         props = {
             "process.roles": "broker,controller",
             "node.id": 1,
-            "listeners": f"PLAINTEXT://{self.bootstrap},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{self.bootstrap}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listeners": f"PLAINTEXT://{self.bootstrap},SASL_PLAINTEXT://{self.sasl_bootstrap},"
+                         f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{self.bootstrap},"
+                                    f"SASL_PLAINTEXT://{self.sasl_bootstrap}",
+            "listener.security.protocol.map":
+                "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config":
+                "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                + " ".join(f'user_{u}="{p}"' for u, p in SASL_USERS.items()) + ";",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",

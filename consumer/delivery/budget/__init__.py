@@ -7,6 +7,7 @@ delivery loop calls ``await wait()`` before each call, ``observe()`` after each 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["AccountBudget", "BudgetSettings", "make_budget"]
 
 
-def make_budget(freshdesk: FreshdeskSettings, ledger: LedgerSettings,
-                metrics: Metrics = METRICS) -> AccountBudget:
+def make_budget(freshdesk: FreshdeskSettings, ledger: LedgerSettings, metrics: Metrics = METRICS,
+                on_store: Callable[[str | None], None] = lambda why: None) -> AccountBudget:
     """The budget ``freshdesk.budget`` describes; with backend redis its url, or else the ledger's
     (config validation makes sure one of them is there)."""
     settings = freshdesk.budget
@@ -33,4 +34,4 @@ def make_budget(freshdesk: FreshdeskSettings, ledger: LedgerSettings,
         account = urlsplit(freshdesk.url).netloc  # one schedule per account, whatever the replica
         shared = SharedSchedule(url.get_secret_value(), account, prefix=settings.prefix,
                                 timeout_s=settings.timeout_s)
-    return AccountBudget(settings, shared=shared, metrics=metrics)
+    return AccountBudget(settings, shared=shared, metrics=metrics, on_store=on_store)

@@ -30,6 +30,7 @@ __all__ = ["AccountBudget"]
 
 log = logging.getLogger("consumer.budget")
 
+_SHOW_AWAY_S = 15.0  # shared store away this long: readiness says so
 _RETRY_SHARED_S = 5.0  # Redis away: pace locally this long before asking it again
 # Waiting for an answer for this long means the calls we counted in flight never went out (or
 # their answers were lost): stop counting them. Longer than any request may take.
@@ -50,13 +51,16 @@ class AccountBudget:
     def __init__(self, settings: BudgetSettings | None = None, *,
                  shared: SharedSchedule | None = None, replica: str | None = None,
                  metrics: Metrics = METRICS, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 on_store: Callable[[str | None], None] = lambda why: None):
         paced = settings is not None
         settings = settings or BudgetSettings()
         self.settings = settings
         self._schedule = Schedule(WindowModel(settings.reserve, settings.fixed_window_s), paced)
         self._shared = shared
         self._shared_until = 0.0  # shared schedule unusable until then (Redis away)
+        self._away_since: float | None = None  # ... since when, and whether readiness says so
+        self._on_store, self._store_shown = on_store, False
         self._answered_unpushed = 0  # our answers the shared counter has not heard of yet
         self._mine_taken = self._mine_answered = 0  # what the shared counters hold of ours
         self._clock, self._sleep = clock, sleep
@@ -204,9 +208,12 @@ class AccountBudget:
             self._shared_away(str(e))
             return s.take_local(self._clock())
         if self._shared_until:
-            self._shared_until = 0.0
+            self._shared_until, self._away_since = 0.0, None
             self.metrics.budget_shared.set(1)
             log.warning("budget: the shared schedule answers again; replicas pace together")
+            if self._store_shown:
+                self._store_shown = False
+                self._on_store(None)
         self._answered_unpushed -= pushed
         self._mine_answered += pushed
         if got.wait_s == 0:
@@ -224,12 +231,18 @@ class AccountBudget:
             self._shared_away(str(e))
 
     def _shared_away(self, why: str) -> None:
+        now = self._clock()
         first = self._shared_until == 0.0
-        self._shared_until = self._clock() + _RETRY_SHARED_S
+        self._shared_until = now + _RETRY_SHARED_S
         self.metrics.budget_shared.set(0)
         if first:
+            self._away_since = now
             log.warning("budget: %s; pacing on this replica's own headers until it answers "
                         "(delivery goes on)", why)
+        elif not self._store_shown and now - (self._away_since or now) >= _SHOW_AWAY_S:
+            self._store_shown = True  # past the fallback's grace: say so (readiness, alert)
+            self._on_store(f"the shared budget store (Redis) has not answered for "
+                           f"{now - (self._away_since or now):.0f}s: {why}; pacing alone")
 
     def _export_soon(self, now: float) -> None:
         """The window gauges, at most every ``_EXPORT_EVERY_S`` (an answer's worth of change is
