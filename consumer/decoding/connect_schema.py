@@ -61,35 +61,51 @@ def _collect(avro: Any, namespace: str | None, named: dict[str, Any], depth: int
 def _convert(avro: Any, named: dict[str, Any], depth: int) -> dict[str, Any]:
     if depth > _MAX_DEPTH:
         return {"type": "unknown"}
-    if isinstance(avro, list):  # a union: Connect's optional is [null, X]
-        others = [branch for branch in avro if branch != "null"]
-        if len(others) == 1:
-            return {**_convert(others[0], named, depth + 1), "optional": True}
-        return {"type": "union"}
+    if isinstance(avro, list):
+        return _union(avro, named, depth)
     if isinstance(avro, str):
-        if avro in _PRIMITIVES:
-            return {"type": _PRIMITIVES[avro]}
-        found = named.get(avro) or named.get(avro.rsplit(".", 1)[-1])
-        return _convert(found, named, depth + 1) if found is not None else {"type": avro}
+        return _by_name(avro, named, depth)
     if not isinstance(avro, dict):
         return {"type": "unknown"}
     kind = avro.get("type")
     if isinstance(kind, dict | list):
         return _convert(kind, named, depth + 1)
-    out: dict[str, Any]
-    if kind == "record":
-        out = {"type": "struct", "fields": [
-            {"field": f.get("name"), **_convert(f.get("type"), named, depth + 1)}
-            for f in avro.get("fields") or () if isinstance(f, dict)]}
-    elif kind == "array":
-        out = {"type": "array", "items": _convert(avro.get("items"), named, depth + 1)}
-    elif kind == "map":
-        out = {"type": "map", "values": _convert(avro.get("values"), named, depth + 1)}
-    else:
-        out = {"type": _PRIMITIVES.get(str(kind), str(kind))}
+    out = _shape(kind, avro, named, depth)
     name = avro.get("connect.name")
     if name and "logicalType" not in avro:
         out["name"] = name
         if isinstance(avro.get("connect.parameters"), dict):
             out["parameters"] = avro["connect.parameters"]
     return out
+
+
+def _union(avro: list[Any], named: dict[str, Any], depth: int) -> dict[str, Any]:
+    """Connect's optional is the union [null, X]; any other union has no Connect shape."""
+    others = [branch for branch in avro if branch != "null"]
+    if len(others) == 1:
+        return {**_convert(others[0], named, depth + 1), "optional": True}
+    return {"type": "union"}
+
+
+def _by_name(avro: str, named: dict[str, Any], depth: int) -> dict[str, Any]:
+    """A primitive type's name, or a named type used again (by its full or its short name)."""
+    if avro in _PRIMITIVES:
+        return {"type": _PRIMITIVES[avro]}
+    found = named.get(avro) or named.get(avro.rsplit(".", 1)[-1])
+    return _convert(found, named, depth + 1) if found is not None else {"type": avro}
+
+
+# Avro's containers and the key holding what they contain; Connect's are named the same.
+_CONTAINERS = {"array": "items", "map": "values"}
+
+
+def _shape(kind: Any, avro: dict[str, Any], named: dict[str, Any], depth: int) -> dict[str, Any]:
+    """A type given as an object (``{"type": kind, ...}``), before its Connect name."""
+    if kind == "record":
+        return {"type": "struct", "fields": [
+            {"field": f.get("name"), **_convert(f.get("type"), named, depth + 1)}
+            for f in avro.get("fields") or () if isinstance(f, dict)]}
+    if isinstance(kind, str) and kind in _CONTAINERS:
+        inside = _CONTAINERS[kind]
+        return {"type": kind, inside: _convert(avro.get(inside), named, depth + 1)}
+    return {"type": _PRIMITIVES.get(str(kind), str(kind))}

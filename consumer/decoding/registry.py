@@ -15,9 +15,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+# The client's own httpx (httpx2 on Python >= 3.10, as confluent-kafka[schemaregistry] installs
+# it), so the hook below and classify() meet the classes the client really raises. Both ship
+# type information, as does confluent-kafka (py.typed): no type: ignore is needed here.
 from confluent_kafka.schema_registry.common._httpx_compat import httpx
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
@@ -41,8 +44,8 @@ class UnknownSchema(Exception):
     """The registry answered that it does not know the schema id (its 404 / error 40403)."""
 
 
-class _CappedStream(httpx.SyncByteStream):  # type: ignore[misc,name-defined]
-    def __init__(self, inner: Any, cap: int, url: str) -> None:
+class _CappedStream(httpx.SyncByteStream):
+    def __init__(self, inner: httpx.SyncByteStream, cap: int, url: str) -> None:
         self._inner, self._cap, self._url = inner, cap, url
 
     def __iter__(self) -> Iterator[bytes]:
@@ -66,11 +69,13 @@ class SchemaRegistry:
         self.client = SchemaRegistryClient(settings.client_config())
         cap = settings.max_answer_bytes
 
-        def capped(response: Any) -> None:
+        def capped(response: httpx.Response) -> None:
             length = response.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > cap:
                 raise AnswerTooLarge(f"the registry's answer to {response.request.url.path} is "
                                      f"{length} bytes, over max_answer_bytes ({cap})")
+            # The sync client asserts the same before its hooks run (httpx Client.send).
+            assert isinstance(response.stream, httpx.SyncByteStream)
             response.stream = _CappedStream(response.stream, cap, str(response.request.url.path))
 
         # The client's one HTTP session (httpx): every answer passes this hook before its body
@@ -126,10 +131,10 @@ def classify(exc: BaseException, where: str) -> Undecodable | RegistryUnavailabl
             if status == 404:
                 return Undecodable("unknown_schema", text)
             return Undecodable("schema_unusable", text)
-        if isinstance(cause, httpx.TimeoutException):  # type: ignore[attr-defined]
+        if isinstance(cause, httpx.TimeoutException):
             return RegistryUnavailable(f"{where}: the registry did not answer in time "
                                        f"({type(cause).__name__})")
-        if isinstance(cause, httpx.TransportError):  # type: ignore[attr-defined]
+        if isinstance(cause, httpx.TransportError):
             return RegistryUnavailable(f"{where}: the registry is unreachable "
                                        f"({type(cause).__name__}: {cause})")
     return None

@@ -38,33 +38,53 @@ _MAX_KEY = 250
 
 
 def unwrap_cloudevent(value: Any, meta: EventMeta) -> Unwrapped | Filtered:
+    """The event's ``data`` and its attributes bound as ``ce`` (see the module doc)."""
     content_type = meta.header("content-type") or ""
-    attributes: dict[str, Any] = {name[3:]: text for name, text in _ce_headers(meta)}
-    structured = content_type.lower().startswith(STRUCTURED_CONTENT_TYPE) or (
-        not attributes and isinstance(value, dict) and all(a in value for a in _REQUIRED))
+    headers: dict[str, Any] = {name[3:]: text for name, text in _ce_headers(meta)}
+    structured = _is_structured(value, content_type, headers)
     if structured:
-        if not isinstance(value, dict):
-            raise TransformError("a structured-mode CloudEvent must be a JSON object (got "
-                                 f"{type(value).__name__}); check the topic's format")
-        attributes = {k: v for k, v in value.items() if k not in ("data", "data_base64")}
-        data = _structured_data(value)
+        attributes, data = _structured(value)
+    elif value is None and not headers:
+        return TOMBSTONE
     else:
-        if value is None and not attributes:
-            return TOMBSTONE
+        attributes, data = headers, value
         if content_type:
             attributes.setdefault("datacontenttype", content_type)
-        data = value
-    missing = [a for a in _REQUIRED if not attributes.get(a)]
-    if missing:
-        mode = "structured" if structured else "binary (ce_* headers)"
-        raise TransformError(f"not a CloudEvent ({mode}): no {', '.join(missing)}")
+    _require(attributes, "structured" if structured else "binary (ce_* headers)")
     for name in ("subject", "time", "datacontenttype", "dataschema"):
         attributes.setdefault(name, None)
+    return Unwrapped(data, {"ce": attributes}, key=_event_key(attributes))
+
+
+def _is_structured(value: Any, content_type: str, headers: dict[str, Any]) -> bool:
+    """Structured mode by its content type, or a JSON value that is plainly a CloudEvent sent
+    without that header (and without ce_* headers)."""
+    return content_type.lower().startswith(STRUCTURED_CONTENT_TYPE) or (
+        not headers and isinstance(value, dict) and all(a in value for a in _REQUIRED))
+
+
+def _structured(value: Any) -> tuple[dict[str, Any], Any]:
+    """A structured-mode event's attributes (every member but the data) and its data."""
+    if not isinstance(value, dict):
+        raise TransformError("a structured-mode CloudEvent must be a JSON object (got "
+                             f"{type(value).__name__}); check the topic's format")
+    attributes = {k: v for k, v in value.items() if k not in ("data", "data_base64")}
+    return attributes, _structured_data(value)
+
+
+def _require(attributes: dict[str, Any], mode: str) -> None:
+    missing = [a for a in _REQUIRED if not attributes.get(a)]
+    if missing:
+        raise TransformError(f"not a CloudEvent ({mode}): no {', '.join(missing)}")
+
+
+def _event_key(attributes: dict[str, Any]) -> str:
+    """``ce:<source>:<id>``, hashed when longer than an idempotency key may be."""
     key = f"ce:{attributes['source']}:{attributes['id']}"
     if len(key) > _MAX_KEY:
         import hashlib
         key = "ce:sha256:" + hashlib.sha256(key.encode()).hexdigest()
-    return Unwrapped(data, {"ce": attributes}, key=key)
+    return key
 
 
 def _ce_headers(meta: EventMeta) -> list[tuple[str, str]]:

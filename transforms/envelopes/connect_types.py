@@ -50,11 +50,14 @@ def decode_connect(value: Any, schema: Any, where: str = "") -> Any:
         decoded = _logical(name, value, schema, where)
         if decoded is not _NOT_LOGICAL:
             return decoded
+    return _nested(value, schema, where)
+
+
+def _nested(value: Any, schema: dict[str, Any], where: str) -> Any:
+    """A struct's fields, an array's items, a map's values, each decoded by its own schema."""
     kind = schema.get("type")
     if kind == "struct" and isinstance(value, dict):
-        fields = {f.get("field"): f for f in schema.get("fields") or () if isinstance(f, dict)}
-        return {k: decode_connect(v, fields.get(k), f"{where}.{k}" if where else k)
-                for k, v in value.items()}
+        return _struct(value, schema, where)
     if kind == "array" and isinstance(value, list):
         items = schema.get("items")
         return [decode_connect(v, items, f"{where}[{i}]") for i, v in enumerate(value)]
@@ -62,6 +65,12 @@ def decode_connect(value: Any, schema: Any, where: str = "") -> Any:
         values = schema.get("values")
         return {k: decode_connect(v, values, f"{where}.{k}") for k, v in value.items()}
     return value
+
+
+def _struct(value: dict[str, Any], schema: dict[str, Any], where: str) -> dict[str, Any]:
+    fields = {f.get("field"): f for f in schema.get("fields") or () if isinstance(f, dict)}
+    return {k: decode_connect(v, fields.get(k), f"{where}.{k}" if where else k)
+            for k, v in value.items()}
 
 
 _NOT_LOGICAL = object()

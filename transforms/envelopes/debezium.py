@@ -45,21 +45,10 @@ def unwrap_change_event(value: Any, meta: EventMeta, *,
         schema, value = value["schema"], value["payload"]
     if value is None:
         return TOMBSTONE
-    if not isinstance(value, dict):
-        raise TransformError(f"not a Debezium change event: expected an object with op, before "
-                             f"and after (got {type(value).__name__})")
-    op = value.get("op")
-    if op not in _OPS:
-        hint = (" (this looks like an unwrapped row: ExtractNewRecordState is on; use envelope: "
-                "none)" if "op" not in value and "after" not in value else "")
-        raise TransformError(f"not a Debezium change event: op is {op!r}, expected one of "
-                             f"c, u, d, r, t, m{hint}")
-    if op == "r" and not include_snapshot:
-        return Filtered("snapshot_read", f"{_table(value)}: a snapshot read (op r) is the row's "
-                                         "past, not news; snapshot: include shows it")
-    if op in ("t", "m"):
-        what = "a truncate" if op == "t" else "a logical-decoding message"
-        return Filtered("event_type_not_shown", f"{_table(value)}: {what} (op {op}) is not shown")
+    op = _op(value)
+    filtered = _not_shown(op, value, include_snapshot)
+    if filtered is not None:
+        return filtered
     fields = _fields(schema)
     before = decode_connect(value.get("before"), fields.get("before"), "before")
     after = decode_connect(value.get("after"), fields.get("after"), "after")
@@ -70,6 +59,31 @@ def unwrap_change_event(value: Any, meta: EventMeta, *,
     source = value.get("source")
     bindings = {"op": op, "before": before, "source": source, "ts_ms": value.get("ts_ms")}
     return Unwrapped(row, bindings)
+
+
+def _op(value: Any) -> str:
+    """The change event's ``op``; TransformError when ``value`` is no change event."""
+    if not isinstance(value, dict):
+        raise TransformError(f"not a Debezium change event: expected an object with op, before "
+                             f"and after (got {type(value).__name__})")
+    op = value.get("op")
+    if op not in _OPS:
+        hint = (" (this looks like an unwrapped row: ExtractNewRecordState is on; use envelope: "
+                "none)" if "op" not in value and "after" not in value else "")
+        raise TransformError(f"not a Debezium change event: op is {op!r}, expected one of "
+                             f"c, u, d, r, t, m{hint}")
+    return op  # one of _OPS
+
+
+def _not_shown(op: str, value: dict[str, Any], include_snapshot: bool) -> Filtered | None:
+    """Snapshot reads (unless included), truncates and logical-decoding messages: filtered."""
+    if op == "r" and not include_snapshot:
+        return Filtered("snapshot_read", f"{_table(value)}: a snapshot read (op r) is the row's "
+                                         "past, not news; snapshot: include shows it")
+    if op in ("t", "m"):
+        what = "a truncate" if op == "t" else "a logical-decoding message"
+        return Filtered("event_type_not_shown", f"{_table(value)}: {what} (op {op}) is not shown")
+    return None
 
 
 def _fields(schema: Any) -> dict[str, Any]:
