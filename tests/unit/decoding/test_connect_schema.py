@@ -27,3 +27,17 @@ def test_types_avro_decodes_itself_lose_their_connect_name():
                "connect.parameters": {"scale": "2"}}
 
     assert connect_schema(decimal) == {"type": "bytes"}  # fastavro made it exact already
+
+
+def test_a_record_that_names_itself_twice_converts_at_once_and_stops_at_itself():
+    import time
+
+    node = {"type": "record", "name": "Node", "fields": [
+        {"name": "left", "type": ["null", "Node"]}, {"name": "right", "type": ["null", "Node"]}]}
+    started = time.process_time()
+    shape = connect_schema(node)
+    assert time.process_time() - started < 1, "was exponential in the nesting depth"
+    inner = shape["fields"][0]
+    assert inner["type"] == "struct" and inner["optional"]
+    assert inner["fields"][0] == {"field": "left", "type": "struct", "name": "Node",
+                                  "optional": True}, "inside itself: a struct, no fields"
