@@ -35,7 +35,8 @@ TOGGLES: list[Toggle] = [
     ("autoscaling.keda.enabled",
      {"autoscaling.keda.enabled": True, "autoscaling.partitions": 6},
      {"autoscaling.keda.enabled": False},
-     lambda r: r.has("ScaledObject") and "replicas" not in r.deployment["spec"]),
+     # No cluster to look the live count up in (helm template): the minimum (fdac.replicas).
+     lambda r: r.has("ScaledObject") and r.deployment["spec"]["replicas"] == 1),
     ("autoscaling.keda.sasl",
      {"autoscaling.keda.enabled": True, "autoscaling.partitions": 6,
       "autoscaling.keda.sasl": "scram_sha512", "secret.kafkaSasl": True,
@@ -46,7 +47,7 @@ TOGGLES: list[Toggle] = [
     ("autoscaling.hpa.enabled",
      {"autoscaling.hpa.enabled": True, "autoscaling.partitions": 6},
      {"autoscaling.hpa.enabled": False},
-     lambda r: r.has("HorizontalPodAutoscaler") and "replicas" not in r.deployment["spec"]),
+     lambda r: r.has("HorizontalPodAutoscaler") and r.deployment["spec"]["replicas"] == 1),
     ("serviceMonitor.enabled", {"serviceMonitor.enabled": True}, {"serviceMonitor.enabled": False},
      lambda r: r.has("ServiceMonitor")),
     ("prometheusRule.enabled", {"prometheusRule.enabled": True}, {"prometheusRule.enabled": False},
