@@ -61,6 +61,9 @@ TOGGLES: list[Toggle] = [
      {"config.ledger.backend": "redis"},
      lambda r: "LEDGER_REDIS_URL" not in r.env_names()
      and r.subscription_file["ledger"] == {"backend": "memory"}),
+    ("helmTest.enabled", {"helmTest.enabled": True}, {"helmTest.enabled": False},
+     lambda r: r.has("Pod") and r.one("Pod", "-test")["metadata"]["annotations"]["helm.sh/hook"] == "test"
+     and r.one("Pod", "-test")["spec"]["containers"][0]["securityContext"] == r.container["securityContext"]),
     ("image.digest", {"image.digest": "sha256:" + "ab" * 32}, {"image.digest": ""},
      lambda r: r.container["image"] == "freshdesk-activity-consumer@sha256:" + "ab" * 32),
 ]
