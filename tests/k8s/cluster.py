@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.k8s.control_plane import SERVICE_IP, ControlPlane
+from tests.k8s.control_plane import SERVICE_IP, ControlPlane, get_text
 from tests.k8s.node import GATEWAY, PAUSE_IMAGE, Node, make_bridge, remove_bridge
 from tests.k8s.pki import PKI
 from tests.k8s.process import wait_until
@@ -119,6 +119,13 @@ class Cluster:
         if check and done.returncode != 0:
             raise RuntimeError(f"kubectl {' '.join(args)}: exit {done.returncode}: {done.stderr.strip()}")
         return done.stdout
+
+    def kubelet_get(self, path: str) -> str:
+        """GET from the kubelet's own server, e.g. /metrics/probes (the API server's node proxy
+        refuses a node at a loopback address), as the admin: the kubelet asks the API server."""
+        assert self.node is not None and self.control_plane is not None
+        return get_text(f"https://127.0.0.1:{self.node.kubelet_port}{path}", self.pki.ca.cert,
+                    self.pki.client("admin"))
 
     def get_json(self, *args: str) -> Any:
         return json.loads(self.kubectl("get", "-o", "json", *args))

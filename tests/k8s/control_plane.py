@@ -71,7 +71,7 @@ class ControlPlane:
             "--initial-cluster", f"fdac=http://127.0.0.1:{peer}",
             # A test cluster's data dies with it: no fsync waits on a busy shared disk.
             "--unsafe-no-fsync", "--log-level", "warn")
-        self._wait(etcd, lambda: json.loads(_get(f"http://127.0.0.1:{self.etcd_port}/health"))
+        self._wait(etcd, lambda: json.loads(get_text(f"http://127.0.0.1:{self.etcd_port}/health"))
                    ["health"] == "true", "/health true")
 
         apiserver = self._daemon(
@@ -96,7 +96,7 @@ class ControlPlane:
             "--allow-privileged=false", "--profiling=false",
             "--event-ttl", "30m")
         admin = self.pki.client("admin")
-        self._wait(apiserver, lambda: _get(f"{self.server}/readyz", pki.ca.cert, admin) == "ok",
+        self._wait(apiserver, lambda: get_text(f"{self.server}/readyz", pki.ca.cert, admin) == "ok",
                    "/readyz ok")
 
         cm_port = free_port()
@@ -125,12 +125,12 @@ class ControlPlane:
             "--authorization-kubeconfig", str(self.kubeconfigs["scheduler"]),
             "--bind-address", "127.0.0.1", "--secure-port", str(sched_port),
             "--leader-elect=false")
-        self._wait(scheduler, lambda: _get(f"https://127.0.0.1:{sched_port}/healthz") == "ok",
+        self._wait(scheduler, lambda: get_text(f"https://127.0.0.1:{sched_port}/healthz") == "ok",
                    "/healthz ok")
 
     def get(self, path: str) -> dict[str, Any]:
         """GET an API path as the admin; raises on an HTTP error (404 included)."""
-        return json.loads(_get(f"{self.server}{path}", self.pki.ca.cert, self.pki.client("admin")))
+        return json.loads(get_text(f"{self.server}{path}", self.pki.ca.cert, self.pki.client("admin")))
 
     def stop(self) -> None:
         for daemon in reversed(self.daemons):
@@ -138,7 +138,7 @@ class ControlPlane:
         self.daemons.clear()
 
 
-def _get(url: str, ca: Path | None = None, client: Pair | None = None) -> str:
+def get_text(url: str, ca: Path | None = None, client: Pair | None = None) -> str:
     if url.startswith("https"):
         context = ssl.create_default_context(cafile=str(ca)) if ca else ssl._create_unverified_context()
         if client:

@@ -166,6 +166,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     # -- kubelet and kube-proxy ---------------------------------------------------------------
     def start_kubelet(self) -> Daemon:
         port, healthz = free_port(), free_port()
+        self.kubelet_port = port
         kubelet_dir = self.root / "kubelet"
         kubelet_dir.mkdir(parents=True, exist_ok=True)
         config = kubelet_dir / "config.json"
