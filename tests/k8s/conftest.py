@@ -159,7 +159,10 @@ def pod_sandbox(cluster: Cluster, tmp_path: Path) -> Iterator[SandboxServer]:
 def consumer_values(pod_kafka: PodNetworkKafka, pod_redis: PodNetworkRedis,
                     pod_sandbox: SandboxServer) -> Callable[..., dict[str, Any]]:
     """``consumer_values(topic, group)``: --set-json values that point the chart's pods at the
-    real broker, the sandbox and Redis on the pod network, with probes quick enough for tests."""
+    real broker, the sandbox and Redis on the pod network, with probes quick enough for tests.
+    Redis is emptied first: the tests' events reuse ids (order 1, 2...), and a ledger that
+    remembers another test's deliveries would skip this test's posts."""
+    pod_redis.flush()
 
     def values(topic: str, group: str, **more: Any) -> dict[str, Any]:
         base: dict[str, Any] = {
