@@ -77,6 +77,16 @@ def _remove_kubelet_chains() -> None:
                     _run(tool, "-t", table, "-X", words[1], check=False)
 
 
+def _remove_kubelet_cgroups() -> None:
+    """The kubelet's kubepods cgroups (cgroupfs driver), deepest first; each is empty once the
+    containers are gone, and rmdir refuses one that is not."""
+    for top in Path("/sys/fs/cgroup").glob("*/kubepods"):
+        groups = sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+        for group in [*groups, top]:
+            with contextlib.suppress(OSError):
+                group.rmdir()
+
+
 class Node:
     def __init__(self, bin_dir: Path, root: Path, pki: PKI, kubeconfigs: dict[str, Path]):
         self.bin = bin_dir
@@ -259,6 +269,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         self.daemons.clear()
         _run(str(self.bin / "kube-proxy"), "--cleanup", check=False)
         _remove_kubelet_chains()
+        _remove_kubelet_cgroups()
         self._unmount_all()
         for path in netns:  # only our sandboxes' namespaces, never another tool's cni-*
             if Path(path).exists():
