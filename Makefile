@@ -8,9 +8,9 @@ BIN    := $(VENV)/bin
 demo: setup kafka-jars              ## local Kafka + Freshdesk sandbox + sample events → timelines
 	$(BIN)/python -m consumer_devtools demo
 
-test: setup kafka-jars registry-app ## unit, integration, chart and image tests, the chaos proof
+test: setup kafka-jars registry-app ## unit, integration, chart, image and cluster tests, the chaos proof
 	.ci/install-test-tools.sh
-	HELM="$$(.ci/install-helm.sh)" FDAC_IMAGE="$$(.ci/build-image.sh)" $(BIN)/pytest
+	HELM="$$(.ci/install-helm.sh)" K8S_BIN="$$(.ci/install-k8s.sh)" FDAC_IMAGE="$$(.ci/build-image.sh)" $(BIN)/pytest
 
 bench: setup kafka-jars             ## the five benchmarks against their targets, < 10 min (BENCH_ARGS=--quick: a smoke run)
 	@command -v redis-server >/dev/null || { \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -26,10 +27,13 @@ class SandboxServer:
     """
 
     def __init__(self, settings: SandboxSettings | None = None, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, ssl_context: ssl.SSLContext | None = None) -> None:
         self.settings = settings or SandboxSettings()
         self.host = host
         self.port = port
+        # HTTPS, for a consumer that is not on this host (a pod: the consumer takes plain http
+        # only from 127.0.0.1).
+        self.ssl_context = ssl_context
         self.base_url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -78,9 +82,9 @@ class SandboxServer:
         # A short shutdown grace: tests stop sandboxes with slow requests still in flight.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        await web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context).start()
         self.port = self._runner.addresses[0][1]  # the real one when 0 asked for a free port
-        self.base_url = f"http://{self.host}:{self.port}"
+        self.base_url = f"{'https' if self.ssl_context else 'http'}://{self.host}:{self.port}"
 
     def stop(self) -> None:
         """Stop serving and close the store; safe to call twice."""

@@ -35,7 +35,8 @@ TOGGLES: list[Toggle] = [
     ("autoscaling.keda.enabled",
      {"autoscaling.keda.enabled": True, "autoscaling.partitions": 6},
      {"autoscaling.keda.enabled": False},
-     lambda r: r.has("ScaledObject") and "replicas" not in r.deployment["spec"]),
+     # No cluster to look the live count up in (helm template): the minimum (fdac.replicas).
+     lambda r: r.has("ScaledObject") and r.deployment["spec"]["replicas"] == 1),
     ("autoscaling.keda.sasl",
      {"autoscaling.keda.enabled": True, "autoscaling.partitions": 6,
       "autoscaling.keda.sasl": "scram_sha512", "secret.kafkaSasl": True,
@@ -46,7 +47,7 @@ TOGGLES: list[Toggle] = [
     ("autoscaling.hpa.enabled",
      {"autoscaling.hpa.enabled": True, "autoscaling.partitions": 6},
      {"autoscaling.hpa.enabled": False},
-     lambda r: r.has("HorizontalPodAutoscaler") and "replicas" not in r.deployment["spec"]),
+     lambda r: r.has("HorizontalPodAutoscaler") and r.deployment["spec"]["replicas"] == 1),
     ("serviceMonitor.enabled", {"serviceMonitor.enabled": True}, {"serviceMonitor.enabled": False},
      lambda r: r.has("ServiceMonitor")),
     ("prometheusRule.enabled", {"prometheusRule.enabled": True}, {"prometheusRule.enabled": False},
@@ -60,6 +61,9 @@ TOGGLES: list[Toggle] = [
      {"config.ledger.backend": "redis"},
      lambda r: "LEDGER_REDIS_URL" not in r.env_names()
      and r.subscription_file["ledger"] == {"backend": "memory"}),
+    ("helmTest.enabled", {"helmTest.enabled": True}, {"helmTest.enabled": False},
+     lambda r: r.has("Pod") and r.one("Pod", "-test")["metadata"]["annotations"]["helm.sh/hook"] == "test"
+     and r.one("Pod", "-test")["spec"]["containers"][0]["securityContext"] == r.container["securityContext"]),
     ("image.digest", {"image.digest": "sha256:" + "ab" * 32}, {"image.digest": ""},
      lambda r: r.container["image"] == "freshdesk-activity-consumer@sha256:" + "ab" * 32),
 ]

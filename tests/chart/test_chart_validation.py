@@ -16,7 +16,7 @@ pytestmark = pytest.mark.helm
 
 KUBERNETES = "1.37.0"
 BUILT_IN = {"Deployment", "ConfigMap", "Secret", "ServiceAccount", "Service", "PodDisruptionBudget",
-            "NetworkPolicy", "HorizontalPodAutoscaler"}
+            "NetworkPolicy", "HorizontalPodAutoscaler", "Pod"}  # Pod: the `helm test` hook
 CUSTOM = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor", "PrometheusRule"}
 
 

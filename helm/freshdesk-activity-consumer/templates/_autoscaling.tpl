@@ -18,3 +18,36 @@ The autoscalers' common rules: one of them at most, and never more replicas than
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{- define "fdac.autoscaled" -}}
+{{- or .Values.autoscaling.keda.enabled .Values.autoscaling.hpa.enabled }}
+{{- end }}
+
+{{/*
+The Deployment's spec.replicas, never left out: an upgrade whose Deployment has no replicas makes
+the API server reset them to 1 (helm removes the field it set before), so turning an autoscaler
+on took a running Deployment from 5 replicas to 1 before the autoscaler raised it to its minimum.
+- An autoscaler on: the live count (lookup), which the autoscaler owns; on a first install (or
+  in helm template, which sees no cluster) the autoscaler's minimum.
+- Turning the autoscaler off (the live Deployment says the autoscaler set its count): the larger
+  of replicaCount and the live count, so the switch itself scales nothing down; later upgrades
+  apply replicaCount.
+- Otherwise replicaCount.
+*/}}
+{{- define "fdac.replicas" -}}
+{{- $a := .Values.autoscaling }}
+{{- $live := lookup "apps/v1" "Deployment" .Release.Namespace (include "fdac.fullname" .) | default dict }}
+{{- $count := dig "spec" "replicas" "" $live }}
+{{- $owner := dig "metadata" "annotations" "freshdesk-activity-consumer/replicas" "" $live }}
+{{- if eq (include "fdac.autoscaled" .) "true" }}
+{{- if ne (toString $count) "" }}
+{{- $count | int }}
+{{- else }}
+{{- ternary $a.keda.minReplicaCount $a.hpa.minReplicas $a.keda.enabled | int }}
+{{- end }}
+{{- else if and (eq $owner "autoscaler") (ne (toString $count) "") }}
+{{- max (int .Values.replicaCount) (int $count) }}
+{{- else }}
+{{- .Values.replicaCount | int }}
+{{- end }}
+{{- end }}
