@@ -87,7 +87,8 @@ def delivery_station(config: Config, metrics: Metrics, readiness: Readiness) -> 
         budget = make_budget(config.freshdesk, config.ledger, metrics,
                              on_store=lambda why: readiness.set("budget_store", why))
         return Deliverer(client, config.freshdesk, budget=budget, ledger=make_ledger(config.ledger),
-                         metrics=metrics, on_account=account)
+                         metrics=metrics, on_account=account,
+                         on_ledger=lambda why: readiness.set("ledger", why))
     return DeliveryStation(make)
 
 

@@ -20,6 +20,7 @@ CAUSES = {
     "delivery": "the delivery thread: halted (401/403/404, a redirect: the configuration)",
     "freshdesk": "the delivery thread: Freshdesk unreachable (refused, DNS, TLS, timeouts, 5xx)",
     "budget_store": "the delivery thread: the shared budget's Redis away past its grace",
+    "ledger": "the delivery thread: the idempotency ledger not answering (nothing is posted)",
     "dead_letters": "the poll thread: a topic's dead-letter breaker tripped",
     "dead_letter_writes": "the poll thread: dead letters that could not be written (they wait)",
     "inputs": "the poll thread: the schema registry unavailable, partitions wait (consumer.holds)",

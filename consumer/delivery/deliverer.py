@@ -72,7 +72,8 @@ class Deliverer:
     def __init__(self, client: FreshdeskClient, settings: FreshdeskSettings,
                  budget: AccountBudget | None = None, ledger: Ledger | None = None,
                  metrics: Metrics = METRICS,
-                 on_account: Callable[[str, str | None], None] | None = None):
+                 on_account: Callable[[str, str | None], None] | None = None,
+                 on_ledger: Callable[[str | None], None] = lambda why: None):
         self.client = client
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
         self.metrics = metrics
@@ -83,6 +84,8 @@ class Deliverer:
         self.gate = AccountGate(self._account_changed)
         self.health = AccountHealth()
         self._ledger_failures = 0
+        self._ledger_away_since: float | None = None  # the ledger's first failure in a row
+        self._on_ledger, self._ledger_shown = on_ledger, False
         self.policy = RetryPolicy(settings.retry, settings.give_up_after_s)
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._turns = ContactTurns()
@@ -345,11 +348,20 @@ class Deliverer:
         every 50th failure, not once per activity."""
         if error is not None:
             self._ledger_failures += 1
+            now = time.monotonic()
+            self._ledger_away_since = self._ledger_away_since or now
             if self._ledger_failures == 1 or self._ledger_failures % 50 == 0:
                 log.warning("idempotency ledger unavailable (%s); delivery waits for it", error)
+            if not self._ledger_shown and now - self._ledger_away_since >= _LEDGER_GRACE_S:
+                self._ledger_shown = True  # nothing is posted meanwhile: not ready
+                self._on_ledger(f"the idempotency ledger has not answered for "
+                                f"{now - self._ledger_away_since:.0f}s: {error}; delivery waits")
         elif self._ledger_failures:
-            self._ledger_failures = 0
+            self._ledger_failures, self._ledger_away_since = 0, None
             log.warning("idempotency ledger answers again; delivery goes on")
+            if self._ledger_shown:
+                self._ledger_shown = False
+                self._on_ledger(None)
 
     def _observe(self, reply: Reply, seconds: float) -> None:
         self.health.record(reply)
@@ -358,6 +370,8 @@ class Deliverer:
             "429" if reply.status == 429 else f"{reply.status // 100}xx")
         self._request_seconds(reply.answer.value, status_class).observe(seconds)
 
+
+_LEDGER_GRACE_S = 15.0  # the ledger away this long: readiness says so
 
 _UNREACHABLE_CAUSES = ("connection", "dns", "tls", "timeout", "proxy", "server_error", "too_large",
                        "bad_answer")

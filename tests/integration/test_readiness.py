@@ -121,3 +121,24 @@ def test_the_shared_budget_store_away_past_its_grace_is_not_ready_and_back_when_
     _wait("ready again", lambda: running.consumer.readiness.check() == (True, "ok"), timeout=90)
     setup.wait_settled()
     running.stop()
+
+
+def test_a_ledger_that_does_not_answer_is_not_ready_and_nothing_is_posted_until_it_does(
+        kafka_broker, topic_factory, produce, sandbox, redis_server, consumer_setup,
+        run_consumer):
+    topic = topic_factory(prefix="orders-ledger")
+    setup = consumer_setup(sandbox, {topic: "orders"},
+                           ledger={"backend": "redis", "url": redis_server.url, "timeout_s": 0.5})
+    running = run_consumer(setup)
+    redis_server.stop()
+    try:
+        produce(topic, [(b"k", orjson.dumps(order_event(3, email="joey@example.com")), None, None)])
+        _wait("not ready for the ledger",
+              lambda: "idempotency ledger" in running.consumer.readiness.check()[1])
+        assert sandbox.activities() == [], "never posted without the ledger's answer"
+    finally:
+        redis_server.start()
+    _wait("ready again", lambda: running.consumer.readiness.check() == (True, "ok"), timeout=90)
+    setup.wait_settled()
+    running.stop()
+    assert len(sandbox.activities()) == 1
