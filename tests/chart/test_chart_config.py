@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +51,30 @@ def test_the_rendered_subscription_file_passes_check_config(helm: Helm, values: 
     config_map = next(c for c in r.all("ConfigMap") if "subscriptions.yaml" in c["data"])
     path = tmp_path / "subscriptions.yaml"
     path.write_text(config_map["data"]["subscriptions.yaml"])
+    _mount_code(r, tmp_path)  # as the projected volume lays them out beside the file
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FRESHDESK", "LEDGER", "KAFKA"))}
+    env["PYTHONPATH"] = f"{ROOT}:{tmp_path / 'modules'}"  # as the chart sets it in the pod
+    pod_env = {**_pod_environment(r), "PYTHONPATH": env["PYTHONPATH"]}  # not the pod's path
     result = subprocess.run([sys.executable, "-m", "consumer", "check-config", str(path)],
-                            env={**env, **_pod_environment(r)}, capture_output=True, text=True,
+                            env={**env, **pod_env}, capture_output=True, text=True,
                             cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert f"{path}: OK" in result.stdout
     for secret in _pod_environment(r).values():
         if secret != "/tmp":  # TMPDIR, the one plain value
             assert secret not in result.stdout + result.stderr
+
+
+def _mount_code(r: Any, into: Path) -> None:
+    """The mappings and transform modules ConfigMap, where the pod's projected volume puts it."""
+    deployment = r.one("Deployment")
+    volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
+    maps = {c["metadata"]["name"]: c["data"] for c in r.all("ConfigMap")}
+    for source in volume["projected"]["sources"]:
+        data = maps[source["configMap"]["name"]]
+        for item in source["configMap"].get("items", []):
+            (into / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+            (into / item["path"]).write_text(data[item["key"]])
 
 
 @pytest.mark.helm
@@ -78,11 +94,11 @@ def test_without_the_secret_variables_check_config_names_them(helm: Helm, tmp_pa
 def _model_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
     keys = set()
     for name, field in model.model_fields.items():
-        path = f"{prefix}{name}"
+        path = f"{prefix}{field.alias or name}"  # as the file spells it (basic.auth.user.info)
         keys.add(path)
-        sub = field.annotation
-        if isinstance(sub, type) and issubclass(sub, BaseModel):
-            keys |= _model_keys(sub, path + ".")
+        for sub in (field.annotation, *typing.get_args(field.annotation)):  # X | None too
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                keys |= _model_keys(sub, path + ".")
     return keys
 
 
@@ -93,6 +109,8 @@ def _schema_keys(schema: dict[str, Any], prefix: str = "") -> set[str]:
         keys.add(path)
         if path != "kafka" and sub.get("type") == "object":  # kafka: librdkafka's own keys
             keys |= _schema_keys(sub, path + ".")
+        elif sub.get("type") == "array" and isinstance(sub.get("items"), dict):  # subscriptions
+            keys |= _schema_keys(sub["items"], path + ".")
     return keys
 
 

@@ -251,3 +251,46 @@ def test_long_release_names_are_cut_to_a_dns_label(helm: Helm):
     r = helm.template("all-features-values.yaml", release=release)
     assert all(len(d["metadata"]["name"]) <= 63 for d in r.docs)
     assert r.one("ConfigMap", "-dashboard")
+
+
+def test_the_egress_proxy_reaches_the_pods_as_the_environment_every_client_reads(helm: Helm):
+    env = {e["name"]: e for e in helm.template(
+        MINIMAL, proxy__https="http://egress:3128", proxy__noProxy=".svc").pod["spec"][
+            "containers"][0]["env"]}
+    assert env["HTTPS_PROXY"]["value"] == env["https_proxy"]["value"] == "http://egress:3128"
+    assert env["NO_PROXY"]["value"] == env["no_proxy"]["value"] == ".svc"
+    assert "HTTP_PROXY" not in env
+    secret = {e["name"]: e for e in helm.template(
+        MINIMAL, proxy__existingSecret__name="egress", proxy__existingSecret__key="url").pod[
+            "spec"]["containers"][0]["env"]}
+    assert secret["HTTPS_PROXY"]["valueFrom"] == {"secretKeyRef": {"name": "egress", "key": "url"}}
+    assert all("value" not in secret[n] for n in ("HTTPS_PROXY", "HTTP_PROXY"))
+
+
+def test_mappings_and_modules_from_values_are_mounted_beside_the_file_and_roll_the_pods(helm: Helm):
+    plain = helm.template(MINIMAL)
+    assert len(plain.all("ConfigMap")) == 1, "no code: no second ConfigMap"
+    r = helm.template(MINIMAL, **{"mappings__orders\\.jsonata": '{"key": id}'})
+    code = next(c for c in r.all("ConfigMap") if c["metadata"]["name"].endswith("-code"))
+    assert code["data"] == {"orders.jsonata": '{"key": id}\n'}
+    volume = next(v for v in r.pod["spec"]["volumes"] if v["name"] == "config")
+    items = volume["projected"]["sources"][1]["configMap"]["items"]
+    assert items == [{"key": "orders.jsonata", "path": "mappings/orders.jsonata"}]
+    changed = helm.template(MINIMAL, **{"mappings__orders\\.jsonata": '{"key": number}'})
+    sums = [x.pod["metadata"]["annotations"]["checksum/code"] for x in (r, changed, plain)]
+    assert len(set(sums)) == 3, "a changed mapping rolls the pods"
+
+
+@pytest.mark.parametrize(("memory", "expected"), [
+    ("512Mi", 64 * 1024 * 1024), ("1Gi", 128 * 1024 * 1024), ("2G", 250_000_000),
+    ("4194304", 1024 * 1024)])
+def test_memory_in_bytes_follows_the_pods_memory_limit(helm: Helm, memory: str, expected: int):
+    processing = helm.template(MINIMAL, resources__limits__memory=memory).subscription_file[
+        "processing"]
+    assert processing["max_pending_bytes"] == expected
+
+
+def test_memory_in_bytes_from_values_wins_over_the_limit(helm: Helm):
+    processing = helm.template(MINIMAL, config__processing__max_pending_bytes=10_000_000
+                               ).subscription_file["processing"]
+    assert processing["max_pending_bytes"] == 10_000_000

@@ -153,12 +153,19 @@ consumer expands them from the environment at start-up; the ConfigMap never hold
 {{- if not $contacts.backend }}
 {{- $_ := set $contacts "backend" (include "fdac.ledgerBackend" .) }}
 {{- end }}
+{{- $processing := $c.processing | default dict }}
+{{- /* Memory in bytes: an eighth of the pod's memory limit, unless the values say. */}}
+{{- $limit := include "fdac.memoryLimitBytes" . | int64 }}
+{{- if and (not (hasKey $processing "max_pending_bytes")) (gt $limit 0) }}
+{{- $_ := set $processing "max_pending_bytes" (max 1048576 (div $limit 8)) }}
+{{- end }}
+{{- $_ := set $c "processing" $processing }}
 {{- $metrics := $c.metrics | default dict }}
 {{- /* The probes and the scraper need the server, on every interface of the pod. */}}
 {{- $_ := set $metrics "enabled" true }}
 {{- $_ := set $metrics "host" "0.0.0.0" }}
 {{- $out := dict "kafka" $kafka "freshdesk" $fd "ledger" $ledger "contacts" $contacts "metrics" $metrics }}
-{{- range $k := list "processing" "dead_letter" "log" "subscriptions" }}
+{{- range $k := list "processing" "dead_letter" "log" "schema_registry" "subscriptions" }}
 {{- if hasKey $c $k }}
 {{- $_ := set $out $k (get $c $k) }}
 {{- end }}
@@ -166,6 +173,52 @@ consumer expands them from the environment at start-up; the ConfigMap never hold
 # Rendered by the freshdesk-activity-consumer chart from its values; ${VAR} comes from the
 # pod's environment (the Secret). Check it: activity-consumer check-config subscriptions.yaml
 {{ toYaml $out }}
+{{- end }}
+
+{{/*
+resources.limits.memory in bytes (0 without one): Ki/Mi/Gi/Ti, k/M/G/T, or a plain number.
+*/}}
+{{- define "fdac.memoryLimitBytes" -}}
+{{- $raw := toString ((.Values.resources | default dict).limits | default dict).memory | default "" }}
+{{- $units := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "K" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 }}
+{{- $bytes := 0 }}
+{{- if regexMatch "^[0-9]+$" $raw }}
+{{- $bytes = $raw | int64 }}
+{{- else if regexMatch "^[0-9]+(Ki|Mi|Gi|Ti|k|K|M|G|T)$" $raw }}
+{{- $n := regexFind "^[0-9]+" $raw | int64 }}
+{{- $unit := trimPrefix (toString $n) $raw }}
+{{- $bytes = mul $n (get $units $unit) }}
+{{- end }}
+{{- $bytes }}
+{{- end }}
+
+{{/*
+The egress proxy as the environment every HTTP client reads (both cases, as curl does).
+*/}}
+{{- define "fdac.proxyEnv" -}}
+{{- $p := .Values.proxy | default dict }}
+{{- $secret := $p.existingSecret | default dict }}
+{{- range $name := list "HTTPS_PROXY" "https_proxy" "HTTP_PROXY" "http_proxy" }}
+{{- if $secret.name }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret.name }}
+      key: {{ $secret.key }}
+{{- else if and (hasPrefix "HTTPS" (upper $name)) $p.https }}
+- name: {{ $name }}
+  value: {{ $p.https | quote }}
+{{- else if and (hasPrefix "HTTP_" (upper $name)) $p.http }}
+- name: {{ $name }}
+  value: {{ $p.http | quote }}
+{{- end }}
+{{- end }}
+{{- if $p.noProxy }}
+- name: NO_PROXY
+  value: {{ $p.noProxy | quote }}
+- name: no_proxy
+  value: {{ $p.noProxy | quote }}
+{{- end }}
 {{- end }}
 
 {{- define "fdac.metricsPort" -}}
