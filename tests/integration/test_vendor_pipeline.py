@@ -105,8 +105,9 @@ def test_stripe_events_with_an_email_land_and_those_naming_only_ids_wait_for_the
         ("Checkout completed", "billz@supabase.io"),
         ("Payment failed", "julienbourdeau@hey.com"),
     ]
+    # ... and the built charge.failed with its payment_intent event (one attempt, no customer)
     assert registry.get_sample_value("activity_consumer_events_parked_total",
-                                     {"topic": topic}) == 10
+                                     {"topic": topic}) == 12
     assert registry.get_sample_value("activity_consumer_dead_letters_total",
                                      {"topic": topic, "reason": "transform"}) is None
 
@@ -116,17 +117,20 @@ def test_stripe_events_land_by_customer_id_with_a_configured_transform(
     topic, stored, registry = _run_stripe(
         topic_factory, produce, sandbox, consumer_setup, run_consumer,
         "tests.integration.test_vendor_pipeline:STRIPE_BY_CUSTOMER_ID")
-    # Stripe's 2012 samples all carry the placeholder id evt_00000000000000: one event id is one
-    # idempotency key, so the ledger posts the first (charge.failed) and skips the other two.
+    # Stripe's 2012 samples all carry the placeholder id evt_00000000000000. A failed charge is
+    # keyed on its attempt (stripe:charge:<id>:failed, shared with its payment_intent event), so
+    # of the two others keyed on that event id the ledger posts the first (charge.refunded) and
+    # skips invoice.payment_failed.
     assert Counter(r["activity"]["name"] for r in stored) == Counter({
-        "Payment failed": 3, "Payment refunded": 1, "Payment partly refunded": 1,
+        "Payment failed": 3, "Payment refunded": 2, "Payment partly refunded": 1,
         "Payment succeeded": 1, "Checkout completed": 1})
     contacts = [r["contact"] for r in stored]
     assert {"unique_external_id": "stripe:cus_SR8o2vcGRkVb6v"} in contacts
     assert {"email": "billz@supabase.io"} in contacts  # an email still comes first
-    # the other 3 name no customer at all (both disputes, a docs charge): they wait
+    # the other 5 name no customer at all (both disputes, a docs charge, and the built failed
+    # charge with its payment_intent event: one attempt): they wait
     assert registry.get_sample_value("activity_consumer_events_parked_total",
-                                     {"topic": topic}) == 3
+                                     {"topic": topic}) == 5
 
 
 def test_try_posts_a_vendor_event_to_the_sandbox(sandbox, capsys) -> None:
