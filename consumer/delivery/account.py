@@ -2,9 +2,10 @@
 
 - *halted*: Freshdesk refuses our credentials or address (401/403/404, a redirect, a proxy that
   refuses our credentials). A configuration to fix: one probe every ``halt_probe_interval_s``.
-- *unavailable*: Freshdesk cannot be reached (refused, DNS, TLS handshake, timeouts, 502/503/504,
-  or every recent call failing). The account's state, not the message's: nothing is
-  dead-lettered for it; one probe at a time, with capped exponential backoff and jitter.
+- *unavailable*: Freshdesk cannot be reached: every recent call failed (refused, DNS, TLS
+  handshake, timeouts, 5xx) and none succeeded for a second (:class:`AccountHealth`). The
+  account's state, not the message's: nothing is dead-lettered for it; one probe at a time,
+  with capped exponential backoff and jitter.
 
 While the :class:`AccountGate` is closed nothing is posted but the one probe (the request that
 met the failure, retried); its first success reopens it. Nothing is settled meanwhile, so
@@ -78,20 +79,27 @@ class AccountGate:
 
 
 class AccountHealth:
-    """Whose fault a TRANSIENT failure (a 500, a timeout, a dropped connection) is: the message's
-    while other calls of the account succeed, the account's once the last ``threshold`` answers
-    all failed. Never-sent failures and 502/503/504 are the account's at once (answers.py)."""
+    """Whose fault a failed call (a 5xx, a refused connection, a timeout) is: the message's, or
+    a blip, while other calls of the account succeed; the account's once the last ``threshold``
+    answers all failed and none succeeded for ``quiet_s``. A busy account with a few percent of
+    503s keeps succeeding every few milliseconds, so those are retried one by one and the
+    account stays open; an outage fails every call and nothing succeeds, so it closes."""
 
-    def __init__(self, threshold: int = 3):
-        self.threshold = threshold
+    def __init__(self, threshold: int = 3, quiet_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.threshold, self.quiet_s, self._clock = threshold, quiet_s, clock
         self._failed_in_a_row = 0
+        self._last_success: float | None = None  # never, yet: a dead start closes at once
 
     def record(self, reply: Reply) -> None:
         if reply.answer in (Answer.TRANSIENT, Answer.UNAVAILABLE):
             self._failed_in_a_row += 1
         elif reply.answer is not Answer.HALT:  # an answer from Freshdesk: it is up
             self._failed_in_a_row = 0
+            self._last_success = self._clock()
 
     @property
     def failing(self) -> bool:
-        return self._failed_in_a_row >= self.threshold
+        if self._failed_in_a_row < self.threshold:
+            return False
+        return self._last_success is None or self._clock() - self._last_success >= self.quiet_s

@@ -10,7 +10,8 @@ thing to do (consumer.delivery.attempt decides; shared/freshdesk-contract.md is 
   its caps): may be this body's, may be the account's: retried, and when every recent call of
   the account fails the same way it counts as UNAVAILABLE (consumer.delivery.account);
 - UNAVAILABLE (refused, DNS, TLS handshake, connect timeout, the proxy unreachable, 502/503/504):
-  the account's state, never the message's: delivery waits and probes, nothing is dead-lettered;
+  never the message's: retried without counting against it; when every call of the account
+  fails, the account's state: delivery waits and probes, nothing is dead-lettered;
 - HALT (401/403/404, a redirect, a proxy refusing our credentials): our configuration is wrong:
   stop everything until a probe succeeds.
 """

@@ -74,14 +74,22 @@ class RetryPolicy:
                ) -> Decision:
         """What comes after ``reply``; counts the attempt in ``tries`` when it failed because
         of the message. ``account_failing``: every recent call of the account failed
-        (consumer.delivery.account.AccountHealth), so a TRANSIENT failure is the account's."""
+        (consumer.delivery.account.AccountHealth), so a failure is the account's: UNAVAILABLE
+        (close the gate, probe). Without it a TRANSIENT failure counts against the message and
+        an UNAVAILABLE one is retried without counting."""
         answer = reply.answer
         if answer is Answer.DELIVERED:
             return Decision(Verdict.DELIVERED)
         if answer is Answer.HALT:
             return Decision(Verdict.HALT)
         if answer is Answer.UNAVAILABLE or (answer is Answer.TRANSIENT and account_failing):
-            return self._unavailable(reply, tries, now)
+            decision = self._unavailable(reply, tries, now)
+            if account_failing or decision.verdict is not Verdict.UNAVAILABLE:
+                return decision
+            # A 503 or a refused connection while the account's other calls succeed: a blip
+            # (one backend, one connection). This request waits and tries again; the account
+            # stays open, and it never counts as the message's fault.
+            return Decision(Verdict.RETRY, decision.wait_s, cause=decision.cause)
         tries.first_failure = tries.first_failure or now
         if answer is Answer.THROTTLED:
             assert reply.retry_after is not None  # classify gives every 429 one

@@ -201,10 +201,11 @@ class Deliverer:
                 if decision.verdict in (Verdict.HALT, Verdict.UNAVAILABLE):
                     probing = await self._closed(reply, decision, probing)
                     continue
-                if probing:
+                if probing:  # it got through, or (a blip now) other calls got through
                     probing = False
-                    log.warning("delivery resumed: Freshdesk accepts our requests again "
-                                "(status=%s)", reply.status)
+                    log.warning("delivery resumed: Freshdesk accepts our requests again (%s)",
+                                f"status={reply.status}" if decision.verdict is not Verdict.RETRY
+                                else "other calls succeed")
                     self.gate.open()
                 if decision.verdict is Verdict.DELIVERED:
                     return None

@@ -103,6 +103,11 @@ class Fleet:
                   + "\n".join(log.splitlines()[-120:]), flush=True)
             return None
 
+    def kill_all(self) -> None:
+        for p in self.alive():
+            p.kill()
+            p.wait(10)
+
     def stop_all(self) -> None:
         for p in self.alive():
             p.send_signal(signal.SIGTERM)
@@ -210,6 +215,7 @@ def _chaos(tmp_path, redis_server, sandbox_factory, capsys, variant: str) -> Non
     kafka = LocalKafka(workdir=tmp_path / "kafka", log_path=tmp_path / "kafka.log").start()
     sandbox = sandbox_factory(rate_limit=1_000_000, seed=SEED)
     topic, group = f"chaos-orders-{tag}", f"chaos-{tag}"
+    fleet: Fleet | None = None
     try:
         kafka.create_topic(topic, partitions=PARTITIONS)
         config = tmp_path / "chaos.yaml"
@@ -328,4 +334,6 @@ def _chaos(tmp_path, redis_server, sandbox_factory, capsys, variant: str) -> Non
         assert set(dead) == invalid, "dead letters are exactly the invalid events"
         assert kills >= 5
     finally:
+        if fleet is not None:
+            fleet.kill_all()  # a failed assertion must not leave consumers running for hours
         kafka.stop()

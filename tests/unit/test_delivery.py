@@ -9,6 +9,7 @@ import time
 from collections import defaultdict
 
 from consumer.config import FreshdeskSettings, RetrySettings
+from consumer.delivery.account import AccountHealth
 from consumer.delivery.answers import Answer, Reply
 from consumer.delivery.deliverer import Deliverer
 from consumer.job import ABANDONED, Job
@@ -158,7 +159,7 @@ def test_every_recent_call_failing_is_the_accounts_outage_nothing_is_dead_letter
     assert changes[-1] == ("unavailable", None)
 
 
-def test_refused_connections_close_the_gate_at_once_probe_one_at_a_time_and_resume():
+def test_refused_connections_on_every_call_close_the_gate_probe_one_at_a_time_and_resume():
     refused = Reply(Answer.UNAVAILABLE, None, "connection failed: refused", sent=False,
                     cause="connection")
     fake = FakeFreshdesk([refused] * 8, latency=0.001)
@@ -174,6 +175,44 @@ def test_refused_connections_close_the_gate_at_once_probe_one_at_a_time_and_resu
     assert [k for k, _ in changes] == ["unavailable", "unavailable"] and changes[1][1] is None
     assert deliverer.metrics.unreachable_since._value.get() == 0, "reachable again: 0"
     assert len(fake.calls) == 8 + 5, "the failed calls, then each activity once"
+
+
+def test_503_blips_on_a_busy_account_are_retried_one_by_one_and_never_close_it():
+    # The chaos proof's sandbox answers 10% of calls 503. Closing the whole account on each one
+    # stalled delivery hundreds of times a minute: a blip is the request's to retry, not an outage.
+    blip = Reply(Answer.UNAVAILABLE, 503, "Service Unavailable", cause="server_error")
+    by_contact = {f"c{i}": [blip] * 4 for i in range(0, 60, 10)}  # 4 > max_attempts (3)
+    fake = FakeFreshdesk(latency=0.005, by_contact=by_contact)
+    changes: list[tuple[str, str | None]] = []
+
+    async def scenario():
+        deliverer = Deliverer(fake, settings(max_in_flight=8),
+                              on_account=lambda k, why: changes.append((k, why)))
+        futures = start(deliverer, [job(i, f"c{i}") for i in range(60)])
+        return await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), 10)
+    assert asyncio.run(scenario()) == [None] * 60, "a 503 is never the message's fault"
+    assert changes == [], "other calls kept succeeding: the account never closed"
+    assert len(fake.calls) == 60 + 6 * 4
+
+
+def test_account_health_needs_every_recent_call_failed_and_a_quiet_second():
+    now = [100.0]
+    health = AccountHealth(threshold=3, quiet_s=1.0, clock=lambda: now[0])
+    fail, ok = Reply(Answer.UNAVAILABLE, 503, "x"), Reply(Answer.DELIVERED, 200, "{}")
+    for _ in range(3):
+        health.record(fail)
+    assert health.failing, "nothing ever succeeded: a dead start closes at once"
+    health.record(ok)
+    assert not health.failing
+    for _ in range(5):
+        health.record(fail)
+    assert not health.failing, "a success 0 s ago: the account is up, these are blips"
+    now[0] += 1.0
+    assert health.failing, "five failures and no success for a second: the account is down"
+    health.record(Reply(Answer.HALT, 401, "x"))
+    assert health.failing, "a halt says nothing about reachability"
+    health.record(Reply(Answer.REJECTED, 400, "x"))
+    assert not health.failing, "Freshdesk answered: it is up"
 
 
 def test_give_up_after_dead_letters_what_waited_longer_for_an_unreachable_freshdesk():
