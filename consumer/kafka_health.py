@@ -13,7 +13,10 @@ the pod stayed Ready, lag read 0 and the log repeated the same line 20 times a s
 - :meth:`KafkaHealth.healthy` is called on the other positive signs: a message fetched,
   partitions assigned;
 - once something has been wrong for ``grace_s`` with no positive sign since, readiness says
-  what (cause ``kafka``) and ``kafka_unhealthy{cause}`` is 1; the first positive sign ends it.
+  what (cause ``kafka``) and ``kafka_unhealthy{cause}`` is 1; the first positive sign ends it;
+- readiness's ``starting`` holds until the first positive sign: a replica whose brokers refuse
+  its password from the start was Ready for the grace, until the error was shown (seen by the
+  kubelet on a real node).
 
 Owned by the poll thread.
 """
@@ -63,6 +66,7 @@ class KafkaHealth:
         self._cause: str | None = None
         self._error = ""
         self.shown = False  # readiness says so now
+        self._answered = False  # a positive sign since start: "starting" is over
 
     def wired(self, settings: dict[str, Any]) -> dict[str, Any]:
         """The consumer's settings with this tracker's callbacks (statistics every 5 s unless
@@ -103,6 +107,9 @@ class KafkaHealth:
             self._since, self._cause, self._error = self._clock(), "coordinator", f"group {group}"
 
     def healthy(self) -> None:
+        if not self._answered:
+            self._answered = True
+            self._readiness.set("starting", None)
         if self._since is None:
             return
         self._since = None
@@ -124,6 +131,7 @@ class KafkaHealth:
         if cause is None:
             self._readiness.set("kafka", None)
             return
+        self._readiness.set("starting", None)  # what keeps it unready is said by "kafka" now
         why = f"{_WHAT[cause]} for {self._clock() - (self._since or 0):.0f}s: {self._error}"
         log.error("kafka: %s; not ready until it fetches again", why)
         self._readiness.set("kafka", why)

@@ -367,7 +367,7 @@ class ActivityConsumer:
         self._consumer.subscribe([*self.router.topics, self._waiting_topic],
                                  on_assign=self._on_assign, on_revoke=self._on_revoke,
                                  on_lost=self._on_lost)
-        self.readiness.set("starting", None)
+        self.readiness.set("starting", "subscribed; waiting for the Kafka brokers' first answer")
         log.info("consuming", extra={"topics": ",".join(self.router.topics), "group": config.group,
                                      "freshdesk": getattr(self._station, "url", "?")})
 

@@ -15,7 +15,7 @@ __all__ = ["CAUSES", "Readiness"]
 
 # cause → who writes it
 CAUSES = {
-    "starting": "the poll thread, until it has subscribed",
+    "starting": "the poll thread, until the brokers first answer (a group joined, an assignment)",
     "kafka": "the poll thread: cannot fetch (brokers down, credentials refused, no coordinator)",
     "delivery": "the delivery thread: halted (401/403/404, a redirect: the configuration)",
     "freshdesk": "the delivery thread: Freshdesk unreachable (refused, DNS, TLS, timeouts, 5xx)",

@@ -47,8 +47,13 @@ def test_sasl_credentials_deliver_and_a_wrong_password_is_not_ready_within_a_min
                            kafka={"bootstrap.servers": kafka_broker.sasl_bootstrap,
                                   **_sasl("not-the-password")})
     running = run_consumer(wrong)
-    took = _wait("not ready for the credentials",
-                 lambda: "refuse our credentials" in running.consumer.readiness.check()[1])
+    seen: list[tuple[bool, str]] = []
+
+    def said_so() -> bool:
+        seen.append(running.consumer.readiness.check())
+        return "refuse our credentials" in seen[-1][1]
+    took = _wait("not ready for the credentials", said_so)
+    assert not any(ready for ready, _ in seen), "never Ready, not even before the error shows"
     metrics = running.consumer.metrics.registry
     assert metrics.get_sample_value("activity_consumer_kafka_unhealthy",
                                     {"cause": "authentication"}) == 1

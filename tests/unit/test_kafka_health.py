@@ -51,6 +51,35 @@ def test_refused_credentials_make_it_unready_after_the_grace_and_a_fetch_ends_it
                                              {"cause": "authentication"}) == 0
 
 
+def test_not_ready_from_the_start_until_the_brokers_first_answer():
+    # Wrong credentials from the first second: the pod must never be Ready, not Ready for the
+    # grace and then not (the kubelet saw exactly that on a real node).
+    clock, readiness, metrics = Clock(), Readiness(), Metrics(CollectorRegistry())
+    readiness.set("starting", "subscribed; waiting for the Kafka brokers' first answer")
+    health = KafkaHealth(readiness, metrics, grace_s=15, clock=clock)
+    health.error(KafkaError(KafkaError._AUTHENTICATION, "SASL authentication error: bad password"))
+    health.stats(_stats("AUTH_REQ"))
+    clock.now = 5
+    health.check()
+    assert readiness.check() == (False, "subscribed; waiting for the Kafka brokers' first answer")
+    clock.now = 15
+    health.check()
+    ready, why = readiness.check()
+    assert not ready and "refuse our credentials" in why, "after the grace: the cause, by name"
+    health.stats(_stats("UP"))
+    assert readiness.check() == (True, "ok")
+
+
+def test_an_idle_member_of_a_joined_group_is_ready_from_the_statistics():
+    clock, readiness, metrics = Clock(), Readiness(), Metrics(CollectorRegistry())
+    readiness.set("starting", "subscribed; waiting for the Kafka brokers' first answer")
+    health = KafkaHealth(readiness, metrics, grace_s=15, clock=clock)
+    health.stats(_stats("UP", group="wait-join"))
+    assert not readiness.check()[0], "the group is not joined yet"
+    health.stats(_stats("UP"))
+    assert readiness.check() == (True, "ok")
+
+
 def test_statistics_tell_brokers_down_without_an_error_and_up_again():
     health, readiness, _, clock = _health()
     health.stats(_stats("CONNECT"))

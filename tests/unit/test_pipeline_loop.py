@@ -267,8 +267,11 @@ def test_readiness_does_not_need_partitions_but_a_halt_or_a_tripped_breaker_make
     consumer = pipeline(kafka, station, dlq)
     assert consumer.readiness.check() == (False, "not subscribed yet")
     seen = {}
-    kafka.steps = [lambda k: (seen.setdefault("no partitions", consumer.readiness.check()), [])[1]]
+    kafka.steps = [lambda k: (seen.setdefault("subscribed", consumer.readiness.check()), [])[1],
+                   lambda k: (k.assign(), [])[1],  # the group joined: nothing to own
+                   lambda k: (seen.setdefault("no partitions", consumer.readiness.check()), [])[1]]
     consumer.run()
+    assert seen["subscribed"] == (False, "subscribed; waiting for the Kafka brokers' first answer")
     assert seen["no partitions"] == (True, "ok"), "a replica beyond the partition count is ready"
     consumer.readiness.set("delivery", "delivery halted: the API key is wrong (401)")
     ready, why = consumer.readiness.check()
