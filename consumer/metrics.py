@@ -126,7 +126,7 @@ class Metrics:
                                            "The account's window as configured or learnt from the "
                                            "headers.", registry=r)
         self.budget_calls = Counter(_P + "budget_calls_total",
-                                    "Calls taken from the account budget, by replica (host name).",
+                                    "Calls made against the account budget, by replica (host name).",
                                     ["replica"], registry=r)
         self.budget_throttled = Counter(_P + "budget_throttled_total",
                                         "429 answers (the budget was spent anyway), by replica.",

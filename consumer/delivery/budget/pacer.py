@@ -110,7 +110,6 @@ class AccountBudget:
         if not self._held_back:  # nobody waits for time or an answer: a call may go at once
             now = self._clock()
             if self._schedule.before_take(now) <= 0 and self._take_here(now) == 0:
-                self._calls.inc()
                 self._delay.observe(0.0)
                 return
         started = self._clock()
@@ -130,7 +129,6 @@ class AccountBudget:
                     await self._sleep(delay)
                 finally:
                     self._held_back -= 1
-        self._calls.inc()
         self._delay.observe(max(0.0, self._clock() - started))
 
     def observe(self, total: int | None, remaining: int | None, used: int | None = None) -> None:
@@ -140,6 +138,7 @@ class AccountBudget:
         activity endpoint 1, and the window's Remaining already counts whatever it charged.
         """
         now = self._clock()
+        self._calls.inc()  # a call made (one given back unused never was)
         self._schedule.on_answer(now, total, remaining)
         self._answered_unpushed += 1
         self._answer.set()

@@ -119,6 +119,9 @@ def test_metrics_count_calls_by_replica_and_the_pacing_delay():
         await b.wait()
         b.observe(600, 500)
         await b.wait()
+        b.observe(None, None)  # made, no answer (refused): counted
+        await b.wait()
+        b.unused()  # taken, then given back unsent: not a call
         b.throttle(1)
         return b.metrics.registry
 
@@ -126,7 +129,7 @@ def test_metrics_count_calls_by_replica_and_the_pacing_delay():
     value = registry.get_sample_value
     assert value("activity_consumer_budget_calls_total", {"replica": "pod-a"}) == 2
     assert value("activity_consumer_budget_throttled_total", {"replica": "pod-a"}) == 1
-    assert value("activity_consumer_budget_pacing_delay_seconds_count") == 2
+    assert value("activity_consumer_budget_pacing_delay_seconds_count") == 3
     assert value("activity_consumer_budget_window_used_calls") == 100
     # 100 used, one of them ours: the others spent 99, more than the 60 of the reserve.
     assert value("activity_consumer_budget_others_calls") == 99
