@@ -311,3 +311,6 @@ def test_integers_beyond_64_bits_keep_every_digit() -> None:
     event = decode(b'{"id": 184467440737095516160, "n": -92233720368547758090, "total": 12.5}')
     assert event == {"id": 184467440737095516160, "n": -92233720368547758090, "total": 12.5}
     assert isinstance(event["id"], int)  # type: ignore[index]
+    # 19 digits are enough to leave orjson's range when negative (below -2**63).
+    assert decode(b'[-9999999999999999999, 18446744073709551615]') == [
+        -9999999999999999999, 18446744073709551615]
