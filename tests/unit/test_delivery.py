@@ -144,17 +144,26 @@ def test_a_5xx_on_one_body_while_others_succeed_retries_then_dead_letters_as_ret
     assert deliverer.gate.is_open, "one body's failures are not the account's"
 
 
-def test_every_recent_call_failing_is_the_accounts_outage_nothing_is_dead_lettered():
-    errors = [Reply(Answer.TRANSIENT, 500, "boom")] * 12  # more than max_attempts x jobs' share
-    fake = FakeFreshdesk(errors, latency=0.001)
+def _deliver_all(fake, n: int, **overrides):
+    """n jobs (contacts c0..c{n-1}) through a Deliverer on ``fake``: (deliverer, results, the
+    account changes it reported)."""
     changes: list[tuple[str, str | None]] = []
 
     async def scenario():
-        deliverer = Deliverer(fake, settings(max_in_flight=2),
+        deliverer = Deliverer(fake, settings(**overrides),
                               on_account=lambda kind, why: changes.append((kind, why)))
-        futures = start(deliverer, [job(i, f"c{i}") for i in range(3)])
-        return await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), 10)
-    assert asyncio.run(scenario()) == [None] * 3, "delivered once the account answers again"
+        futures = start(deliverer, [job(i, f"c{i}") for i in range(n)])
+        results = await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), 10)
+        return deliverer, results
+    deliverer, results = asyncio.run(scenario())
+    return deliverer, results, changes
+
+
+def test_every_recent_call_failing_is_the_accounts_outage_nothing_is_dead_lettered():
+    errors = [Reply(Answer.TRANSIENT, 500, "boom")] * 12  # more than max_attempts x jobs' share
+    fake = FakeFreshdesk(errors, latency=0.001)
+    _, results, changes = _deliver_all(fake, 3, max_in_flight=2)
+    assert results == [None] * 3, "delivered once the account answers again"
     assert changes[0][0] == "unavailable" and "status 500" in changes[0][1]
     assert changes[-1] == ("unavailable", None)
 
@@ -163,14 +172,7 @@ def test_refused_connections_on_every_call_close_the_gate_probe_one_at_a_time_an
     refused = Reply(Answer.UNAVAILABLE, None, "connection failed: refused", sent=False,
                     cause="connection")
     fake = FakeFreshdesk([refused] * 8, latency=0.001)
-    changes: list[tuple[str, str | None]] = []
-
-    async def scenario():
-        deliverer = Deliverer(fake, settings(), on_account=lambda k, why: changes.append((k, why)))
-        futures = start(deliverer, [job(i, f"c{i}") for i in range(5)])
-        results = await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), 10)
-        return deliverer, results
-    deliverer, results = asyncio.run(scenario())
+    deliverer, results, changes = _deliver_all(fake, 5)
     assert results == [None] * 5 and deliverer.gate.is_open
     assert [k for k, _ in changes] == ["unavailable", "unavailable"] and changes[1][1] is None
     assert deliverer.metrics.unreachable_since._value.get() == 0, "reachable again: 0"
@@ -183,14 +185,8 @@ def test_503_blips_on_a_busy_account_are_retried_one_by_one_and_never_close_it()
     blip = Reply(Answer.UNAVAILABLE, 503, "Service Unavailable", cause="server_error")
     by_contact = {f"c{i}": [blip] * 4 for i in range(0, 60, 10)}  # 4 > max_attempts (3)
     fake = FakeFreshdesk(latency=0.005, by_contact=by_contact)
-    changes: list[tuple[str, str | None]] = []
-
-    async def scenario():
-        deliverer = Deliverer(fake, settings(max_in_flight=8),
-                              on_account=lambda k, why: changes.append((k, why)))
-        futures = start(deliverer, [job(i, f"c{i}") for i in range(60)])
-        return await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), 10)
-    assert asyncio.run(scenario()) == [None] * 60, "a 503 is never the message's fault"
+    _, results, changes = _deliver_all(fake, 60, max_in_flight=8)
+    assert results == [None] * 60, "a 503 is never the message's fault"
     assert changes == [], "other calls kept succeeding: the account never closed"
     assert len(fake.calls) == 60 + 6 * 4
 
